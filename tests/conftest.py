@@ -1,0 +1,101 @@
+"""Shared fixtures: the real GTSRB archives, a small real subset of them, a built cache."""
+
+from __future__ import annotations
+
+import functools
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tsr.data.archives import (
+    ARCHIVES,
+    TEST_ARCHIVE,
+    TEST_LABELS_ARCHIVE,
+    TRAIN_ARCHIVE,
+    fetch_archives,
+    sha256_of,
+)
+from tsr.data.gtsrb import TEST_DIR, TEST_LABELS_CSV, TRAIN_DIR, Gtsrb, load_gtsrb
+
+REPO = Path(__file__).resolve().parents[1]
+CONF_DIR = REPO / "conf"
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    """The folder with the three official archives (GTSRB_MIRROR, else ../shared/data/gtsrb)."""
+    folder = Path(os.environ.get("GTSRB_MIRROR", REPO.parent / "shared" / "data" / "gtsrb"))
+    missing = [name for name in ARCHIVES if not (folder / name).is_file()]
+    if missing:
+        pytest.fail(
+            f"tests need the GTSRB archives: set GTSRB_MIRROR (missing {missing} in {folder})"
+        )
+    return folder.resolve()
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> Path:
+    """A cache built once per test session from the real archives (cold path)."""
+    folder = tmp_path_factory.mktemp("cache")
+    load_gtsrb(folder, functools.partial(fetch_archives, folder, mirror))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def gtsrb(cache_dir: Path, mirror: Path) -> Gtsrb:
+    return load_gtsrb(cache_dir, functools.partial(fetch_archives, cache_dir, mirror))
+
+
+def _copy(src: zipfile.ZipFile, dst: zipfile.ZipFile, name: str, data: bytes | None = None) -> None:
+    dst.writestr(src.getinfo(name), src.read(name) if data is None else data)
+
+
+def build_mini_mirror(mirror: Path, dest: Path, tracks_per_class: int = 1, test_images: int = 86):
+    """Real GTSRB files, fewer of them: the first track(s) of every class, the first test
+    images, and a SHA256SUMS. Same names and layout as the official archives."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with (
+        zipfile.ZipFile(mirror / TRAIN_ARCHIVE) as src,
+        zipfile.ZipFile(dest / TRAIN_ARCHIVE, "w") as dst,
+    ):
+        for class_id in range(43):
+            folder = f"{TRAIN_DIR}/{class_id:05d}"
+            csv_name = f"{folder}/GT-{class_id:05d}.csv"
+            lines = src.read(csv_name).decode().splitlines()
+            tracks = sorted({line.split("_")[0] for line in lines[1:]})[:tracks_per_class]
+            kept = [line for line in lines[1:] if line.split("_")[0] in tracks]
+            _copy(src, dst, csv_name, ("\n".join([lines[0], *kept]) + "\n").encode())
+            for line in kept:
+                _copy(src, dst, f"{folder}/{line.split(';')[0]}")
+    with (
+        zipfile.ZipFile(mirror / TEST_LABELS_ARCHIVE) as src,
+        zipfile.ZipFile(dest / TEST_LABELS_ARCHIVE, "w") as dst,
+    ):
+        lines = src.read(TEST_LABELS_CSV).decode().splitlines()[: test_images + 1]
+        _copy(src, dst, TEST_LABELS_CSV, ("\n".join(lines) + "\n").encode())
+    with (
+        zipfile.ZipFile(mirror / TEST_ARCHIVE) as src,
+        zipfile.ZipFile(dest / TEST_ARCHIVE, "w") as dst,
+    ):
+        for line in lines[1:]:
+            _copy(src, dst, f"{TEST_DIR}/{line.split(';')[0]}")
+    sums = "".join(f"{sha256_of(dest / name)}  {name}\n" for name in ARCHIVES)
+    (dest / "SHA256SUMS").write_text(sums)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def mini_mirror_template(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> Path:
+    return build_mini_mirror(mirror, tmp_path_factory.mktemp("mini-mirror"))
+
+
+@pytest.fixture
+def mini_mirror(mini_mirror_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the small mirror that a test may damage."""
+    dest = tmp_path / "mirror"
+    dest.mkdir()
+    for path in mini_mirror_template.iterdir():
+        (dest / path.name).write_bytes(path.read_bytes())
+    return dest

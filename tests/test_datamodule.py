@@ -1,0 +1,110 @@
+"""The data module on the real data set: loaders, statistics, config validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tsr.data import GtsrbDataModule
+from tsr.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def gray_module(cache_dir: Path, mirror: Path) -> GtsrbDataModule:
+    module = GtsrbDataModule(
+        data_dir=cache_dir, mirror=mirror, preprocessing="gray", batch_size=64, num_workers=0
+    )
+    module.setup("fit")
+    return module
+
+
+def test_loaders_yield_uint8_batches(gray_module: GtsrbDataModule) -> None:
+    for loader, size in [
+        (gray_module.train_dataloader(), 64),
+        (gray_module.val_dataloader(), 1024),
+        (gray_module.test_dataloader(), 1024),
+    ]:
+        images, labels = next(iter(loader))
+        assert images.shape == (size, 1, 32, 32) and images.dtype == torch.uint8
+        assert labels.shape == (size,) and labels.dtype == torch.int64
+    assert len(gray_module.test_set) == 12630
+    assert len(gray_module.train_set) + len(gray_module.val_set) == 39209
+
+
+def test_statistics_come_from_the_training_split(gray_module: GtsrbDataModule) -> None:
+    images = gray_module.train_set.images.astype(np.float64) / 255
+    np.testing.assert_allclose(gray_module.mean, [images.mean()], rtol=1e-6)
+    np.testing.assert_allclose(gray_module.std, [images.std()], rtol=1e-5)
+
+
+def test_rgb_has_three_channels(cache_dir: Path, mirror: Path) -> None:
+    module = GtsrbDataModule(data_dir=cache_dir, mirror=mirror, preprocessing="rgb", num_workers=0)
+    assert module.in_channels == 3
+    module.setup("fit")
+    images, _ = next(iter(module.val_dataloader()))
+    assert images.shape[1] == 3 and len(module.mean) == 3
+
+
+def test_jittering_workers_do_not_deadlock(cache_dir: Path, mirror: Path) -> None:
+    """OpenCV's thread pool started before the fork has deadlocked workers: run 2 workers
+    with jitter after OpenCV already ran in this process."""
+    module = GtsrbDataModule(
+        data_dir=cache_dir,
+        mirror=mirror,
+        preprocessing="clahe",
+        num_workers=2,
+        min_per_class=300,
+        persistent_workers=False,
+    )
+    module.setup("fit")
+    seen = 0
+    for i, (_images, labels) in enumerate(module.train_dataloader()):
+        seen += len(labels)
+        if i == 20:
+            break
+    assert seen == 21 * 128
+
+
+def test_workers_draw_different_jitter(cache_dir: Path, mirror: Path) -> None:
+    """Two forked workers must not repeat each other's random jitter."""
+    module = GtsrbDataModule(
+        data_dir=cache_dir,
+        mirror=mirror,
+        preprocessing="gray",
+        num_workers=2,
+        batch_size=1,
+        persistent_workers=False,
+    )
+    module.setup("fit")
+    dataset = module.train_set
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=1,
+        sampler=[0, 0, 0, 0],
+        num_workers=2,
+        collate_fn=lambda batch: batch,
+    )
+    outs = [images for images, _ in loader]
+    assert not all(torch.equal(outs[0], o) for o in outs[1:])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"preprocessing": "sepia"}, "valid choices: rgb, gray, sharpen, hist, clahe"),
+        ({"min_per_class": -1}, "min_per_class=-1 must be an integer >= 0"),
+        ({"min_per_class": "many"}, "min_per_class='many' must be an integer"),
+        ({"batch_size": 0}, "batch_size=0"),
+        ({"val_fraction": 1.0}, "between 0 and 1"),
+        ({"jitter": {"rotate": 5}}, "data.jitter"),
+        ({"jitter": {"border": "wrap"}}, "valid choices"),
+    ],
+)
+def test_invalid_values_fail_before_data_is_touched(tmp_path: Path, overrides, message) -> None:
+    # a mirror that does not exist: touching data would raise DataError instead
+    with pytest.raises(ConfigError, match=message):
+        GtsrbDataModule(data_dir=tmp_path, mirror=tmp_path / "none", **overrides)
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,199 @@
+"""The GTSRB LightningDataModule: archives -> cache -> data type -> split -> loaders.
+
+Train: the training tracks, jittered, rebalanced to `min_per_class`.
+Val: held-out whole tracks of the training archive. Test: the official
+12,630-image test set. Every value is checked in `__init__`, before any
+data is touched.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from tsr.data.archives import OFFICIAL_URL, fetch_archives
+from tsr.data.augmentation import JitterConfig, build_jitter
+from tsr.data.balancing import ClassBalancedSampler, extra_counts
+from tsr.data.classes import CLASS_NAMES, NUM_CLASSES
+from tsr.data.dataset import SignDataset, collate_batch
+from tsr.data.gtsrb import Gtsrb, load_gtsrb
+from tsr.data.preprocessing import channel_stats, num_channels
+from tsr.data.split import split_by_track
+from tsr.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"data.{name}={value!r} must be an integer >= {minimum}")
+    return value
+
+
+def default_num_workers() -> int:
+    """Jitter workers that do not starve training: none on a 2-core machine (workers
+    there compete with the two compute threads and cost more than they give),
+    about half the cores elsewhere."""
+    return min(8, max(0, (os.cpu_count() or 1) // 2 - 1))
+
+
+class GtsrbDataModule(L.LightningDataModule):
+    def __init__(
+        self,
+        data_dir: str | os.PathLike = "data",
+        mirror: str | os.PathLike | None = None,
+        url: str = OFFICIAL_URL,
+        sha256: Mapping[str, str] | None = None,
+        preprocessing: str = "gray",
+        image_size: int = 32,
+        val_fraction: float = 0.1,
+        split_seed: int = 0,
+        min_per_class: int = 0,
+        jitter: Mapping[str, Any] | JitterConfig | None = None,
+        batch_size: int = 128,
+        eval_batch_size: int = 1024,
+        num_workers: int | None = None,
+        pin_memory: bool | None = None,
+        persistent_workers: bool = True,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.in_channels = num_channels(preprocessing)  # validates the data type
+        self.preprocessing = preprocessing
+        self.data_dir = Path(data_dir)
+        self.mirror = mirror or None
+        self.url = url
+        self.sha256 = dict(sha256 or {})
+        self.image_size = _check_int("image_size", image_size, 8)
+        if not isinstance(val_fraction, int | float) or not 0 < val_fraction < 1:
+            raise ConfigError(
+                f"data.val_fraction={val_fraction!r} must lie strictly between 0 and 1"
+            )
+        self.val_fraction = float(val_fraction)
+        self.split_seed = split_seed
+        self.min_per_class = _check_int("min_per_class", min_per_class, 0)
+        try:
+            self.jitter = (
+                jitter if isinstance(jitter, JitterConfig) else JitterConfig(**(jitter or {}))
+            )
+        except TypeError as exc:
+            raise ConfigError(f"data.jitter: {exc}; see JitterConfig for the valid keys") from exc
+        self.batch_size = _check_int("batch_size", batch_size, 1)
+        self.eval_batch_size = _check_int("eval_batch_size", eval_batch_size, 1)
+        self.num_workers = (
+            default_num_workers()
+            if num_workers is None
+            else _check_int("num_workers", num_workers, 0)
+        )
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.persistent_workers = persistent_workers and self.num_workers > 0
+        self.seed = seed
+        self.num_classes = NUM_CLASSES
+        self.class_names = CLASS_NAMES
+        self.data: Gtsrb | None = None
+        self.train_set: SignDataset | None = None
+        self.val_set: SignDataset | None = None
+        self.test_set: SignDataset | None = None
+        self.mean: list[float] = []
+        self.std: list[float] = []
+
+    def load(self) -> Gtsrb:
+        """The decoded data set as this data type (cached after the first call)."""
+        if self.data is None:
+            fetch = functools.partial(
+                fetch_archives, self.data_dir, self.mirror, self.url, self.sha256
+            )
+            self.data = load_gtsrb(self.data_dir, fetch, self.preprocessing, self.image_size)
+        return self.data
+
+    def prepare_data(self) -> None:
+        """Build the caches once (rank 0 under DDP)."""
+        self.load()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        data = self.load()
+        train_idx, val_idx = split_by_track(
+            data.train.labels, data.train.tracks, self.val_fraction, self.split_seed
+        )
+        train_images = data.train.images[train_idx]
+        self.mean, self.std = channel_stats(train_images)
+        jitter = build_jitter(self.jitter)
+        self.train_set = SignDataset(
+            train_images,
+            data.train.labels[train_idx],
+            jitter=jitter if self.jitter.enabled else None,
+            extra_jitter=jitter,
+        )
+        self.val_set = SignDataset(data.train.images[val_idx], data.train.labels[val_idx])
+        self.test_set = SignDataset(data.test.images, data.test.labels)
+        self._log_summary(data, train_idx, val_idx)
+
+    def _log_summary(self, data: Gtsrb, train_idx: np.ndarray, val_idx: np.ndarray) -> None:
+        train_labels = data.train.labels[train_idx]
+        counts = np.bincount(train_labels, minlength=self.num_classes)
+        extras = extra_counts(train_labels, self.min_per_class, self.num_classes)
+        log.info(
+            "GTSRB %s: train %d images (%d tracks), val %d (%d tracks), test %d; "
+            "image %s; %d classes; train images per class %d..%d; "
+            "min_per_class=%d adds %d jittered samples per epoch (epoch of %d)",
+            self.preprocessing,
+            len(train_idx),
+            len(np.unique(data.train.tracks[train_idx])),
+            len(val_idx),
+            len(np.unique(data.train.tracks[val_idx])),
+            len(data.test),
+            "x".join(map(str, data.train.images.shape[1:])),
+            self.num_classes,
+            counts.min(),
+            counts.max(),
+            self.min_per_class,
+            extras.sum(),
+            len(train_idx) + extras.sum(),
+        )
+        log.info("train images per class: %s", dict(enumerate(counts.tolist())))
+        log.info("input mean %s, std %s", np.round(self.mean, 4), np.round(self.std, 4))
+
+    def _loader(self, dataset: SignDataset, batch_size: int, **kwargs: Any) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            collate_fn=collate_batch,
+            pin_memory=self.pin_memory,
+            **kwargs,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        assert self.train_set is not None, "call setup() first"
+        sampler = ClassBalancedSampler(
+            self.train_set.labels, self.min_per_class, self.num_classes, seed=self.seed
+        )
+        return self._loader(
+            self.train_set,
+            self.batch_size,
+            sampler=sampler,
+            num_workers=self.num_workers,
+            persistent_workers=self.persistent_workers,
+        )
+
+    # Evaluation batches are slices of memory: workers would only add copies.
+    def val_dataloader(self) -> DataLoader:
+        assert self.val_set is not None, "call setup() first"
+        return self._loader(self.val_set, self.eval_batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        assert self.test_set is not None, "call setup() first"
+        return self._loader(self.test_set, self.eval_batch_size)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.test_dataloader()

@@ -1,0 +1,75 @@
+"""In-memory GTSRB samples, fetched a batch at a time.
+
+The images are one uint8 (N, H, W, C) array: DataLoader workers forked from the
+main process share it instead of copying it. `__getitems__` builds a whole
+batch per call (one array index, one tensor), which removes the per-sample
+Python and collate overhead that otherwise dominates on 32x32 images; only the
+jitter itself runs per image.
+"""
+
+from __future__ import annotations
+
+import albumentations as A
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class SignDataset(Dataset[Batch]):
+    """Yields (uint8 images (B, C, H, W), int64 labels (B,)).
+
+    Indices `i >= len(self)` (from `ClassBalancedSampler`) mean "sample
+    `i - len(self)`, jittered": they are always passed through `extra_jitter`.
+    """
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        jitter: A.Compose | None = None,
+        extra_jitter: A.Compose | None = None,
+    ) -> None:
+        self.images = images
+        self.labels = labels
+        self.jitter = jitter
+        self.extra_jitter = extra_jitter or jitter
+        self._seeded_with: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> Batch:
+        images, labels = self.__getitems__([index])
+        return images[0], labels[0]
+
+    def _seed_jitter(self) -> None:
+        # albumentations keeps its own generator, which forked workers would
+        # share; seed it from torch's per-worker seed (set by the DataLoader
+        # and by Lightning's seed_everything(workers=True)).
+        seed = torch.initial_seed() % 2**32
+        if seed != self._seeded_with:
+            for pipeline in {id(p): p for p in (self.jitter, self.extra_jitter) if p}.values():
+                pipeline.set_random_seed(seed)
+            self._seeded_with = seed
+
+    def __getitems__(self, indices: list[int]) -> Batch:
+        index = np.asarray(indices, dtype=np.int64)
+        n = len(self.labels)
+        is_extra = index >= n
+        base = index % n
+        batch = self.images[base]  # a copy: jitter writes into it
+        if self.jitter is not None or (is_extra.any() and self.extra_jitter is not None):
+            self._seed_jitter()
+            for i in range(len(batch)):
+                pipeline = self.extra_jitter if is_extra[i] else self.jitter
+                if pipeline is not None:
+                    batch[i] = pipeline(image=batch[i])["image"]
+        images = torch.from_numpy(batch).permute(0, 3, 1, 2)
+        return images, torch.from_numpy(self.labels[base])
+
+
+def collate_batch(batch: Batch) -> Batch:
+    """`SignDataset.__getitems__` already returns a batch."""
+    return batch

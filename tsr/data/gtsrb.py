@@ -1,0 +1,238 @@
+"""Decode the GTSRB archives once into a compact cache, and load it back.
+
+Every image is decoded exactly once, straight out of the zip archives (no
+50,000 small files on disk), resized to `image_size` if needed (the official
+archives hold 15x15 to 250x250 images; the local mirror is already 32x32), and
+stored with its label, track id and region of interest.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from tsr.data.archives import TEST_ARCHIVE, TEST_LABELS_ARCHIVE, TRAIN_ARCHIVE, open_archive
+from tsr.data.cache import CORRUPT_CACHE_ERRORS, load_npz, save_npz_atomic
+from tsr.data.classes import NUM_CLASSES
+from tsr.data.opencv import cv2
+from tsr.data.preprocessing import check_data_type, preprocess
+from tsr.errors import DataError
+from tsr.progress import progress_bar
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+TRAIN_DIR = "GTSRB/Final_Training/Images"
+TEST_DIR = "GTSRB/Final_Test/Images"
+TEST_LABELS_CSV = "GT-final_test.csv"
+FIELDS = ("images", "labels", "tracks", "rois", "sizes")
+_TRACK_RE = re.compile(r"^(\d+)_\d+\.\w+$")
+
+
+@dataclass(frozen=True)
+class Split:
+    """One decoded split. Track ids are global (class * 100000 + track); -1 on the test set."""
+
+    images: np.ndarray  # (N, H, W, 3) uint8, RGB
+    labels: np.ndarray  # (N,) int64 class ids
+    tracks: np.ndarray  # (N,) int64 global track ids
+    rois: np.ndarray  # (N, 4) int16 x1, y1, x2, y2 in the original image's pixels
+    sizes: np.ndarray  # (N, 2) int16 original width, height
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def rois_scaled(self) -> np.ndarray:
+        """ROIs in the stored image's pixels (scaled by image_size / original size)."""
+        size = self.images.shape[1]
+        scale = size / np.tile(self.sizes.astype(np.float32), 2)  # w, h, w, h
+        return self.rois.astype(np.float32) * scale
+
+
+@dataclass(frozen=True)
+class Gtsrb:
+    train: Split
+    test: Split
+
+
+def _read_csv(archive: zipfile.ZipFile, member: str, archive_path: Path) -> list[dict[str, str]]:
+    try:
+        text = archive.read(member).decode("utf-8-sig")
+    except KeyError as exc:
+        raise DataError(
+            f"{archive_path} lacks {member}: it is not the official GTSRB archive layout. "
+            "Replace it with the official archive."
+        ) from exc
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataError(
+            f"{archive_path}: {member} is corrupt ({exc}). Delete the archive and fetch it again."
+        ) from exc
+    return list(csv.DictReader(io.StringIO(text), delimiter=";"))
+
+
+def _decode(archive: zipfile.ZipFile, member: str, archive_path: Path, size: int) -> np.ndarray:
+    try:
+        raw = archive.read(member)
+    except KeyError as exc:
+        raise DataError(
+            f"{archive_path} lacks {member}, listed in its annotations. "
+            "The archive is incomplete: delete it and fetch it again."
+        ) from exc
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DataError(
+            f"{archive_path}: {member} is corrupt ({exc}). Delete the archive and fetch it again."
+        ) from exc
+    image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise DataError(
+            f"{archive_path}: {member} is not a readable image. "
+            "Delete the archive and fetch it again."
+        )
+    if image.shape[:2] != (size, size):
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    return image
+
+
+def _rows_to_split(
+    rows: list[tuple[zipfile.ZipFile, Path, str, dict[str, str], int]],
+    size: int,
+    advance: Callable[[int], None],
+) -> Split:
+    n = len(rows)
+    images = np.empty((n, size, size, 3), np.uint8)
+    labels = np.empty(n, np.int64)
+    tracks = np.empty(n, np.int64)
+    rois = np.empty((n, 4), np.int16)
+    sizes = np.empty((n, 2), np.int16)
+    for i, (archive, archive_path, member, row, track) in enumerate(rows):
+        images[i] = _decode(archive, member, archive_path, size)
+        labels[i] = int(row["ClassId"])
+        tracks[i] = track
+        rois[i] = [int(row[k]) for k in ("Roi.X1", "Roi.Y1", "Roi.X2", "Roi.Y2")]
+        sizes[i] = [int(row["Width"]), int(row["Height"])]
+        advance(1)
+    images = np.ascontiguousarray(images[..., ::-1])  # OpenCV decodes BGR
+    return Split(images, labels, tracks, rois, sizes)
+
+
+def decode_archives(paths: dict[str, Path], image_size: int = 32) -> Gtsrb:
+    """Decode both splits from the three archives (see `tsr.data.archives`)."""
+    train_path, test_path = paths[TRAIN_ARCHIVE], paths[TEST_ARCHIVE]
+    labels_path = paths[TEST_LABELS_ARCHIVE]
+    with (
+        open_archive(train_path) as train_zip,
+        open_archive(test_path) as test_zip,
+        open_archive(labels_path) as labels_zip,
+    ):
+        train_rows = []
+        for class_id in range(NUM_CLASSES):
+            folder = f"{TRAIN_DIR}/{class_id:05d}"
+            for row in _read_csv(train_zip, f"{folder}/GT-{class_id:05d}.csv", train_path):
+                match = _TRACK_RE.match(row["Filename"])
+                if match is None or int(row["ClassId"]) != class_id:
+                    raise DataError(
+                        f"{train_path}: unexpected annotation {row} in class folder {class_id:05d}."
+                        " Replace the archive with the official one."
+                    )
+                track = class_id * 100000 + int(match.group(1))
+                train_rows.append(
+                    (train_zip, train_path, f"{folder}/{row['Filename']}", row, track)
+                )
+        test_rows = [
+            (test_zip, test_path, f"{TEST_DIR}/{row['Filename']}", row, -1)
+            for row in _read_csv(labels_zip, TEST_LABELS_CSV, labels_path)
+        ]
+        total = len(train_rows) + len(test_rows)
+        with progress_bar("decode GTSRB images", total=total) as advance:
+            train = _rows_to_split(train_rows, image_size, advance)
+            test = _rows_to_split(test_rows, image_size, advance)
+    if not len(test) or set(np.unique(test.labels)) - set(range(NUM_CLASSES)):
+        raise DataError(f"{labels_path}: test labels outside 0..{NUM_CLASSES - 1} or none at all.")
+    return Gtsrb(train, test)
+
+
+def cache_path(cache_dir: Path, image_size: int, data_type: str = "rgb") -> Path:
+    """The decoded RGB cache, or the images of another data type beside it."""
+    suffix = "" if data_type == "rgb" else f"-{data_type}"
+    return Path(cache_dir) / f"gtsrb-{image_size}px-v{CACHE_VERSION}{suffix}.npz"
+
+
+def save_cache(data: Gtsrb, path: Path) -> None:
+    arrays = {}
+    for split_name in ("train", "test"):
+        split = getattr(data, split_name)
+        arrays.update({f"{split_name}_{field}": getattr(split, field) for field in FIELDS})
+    save_npz_atomic(path, **arrays)
+
+
+def load_cache(path: Path, images_path: Path | None = None) -> Gtsrb:
+    """Load a cache; `images_path` takes the images from a preprocessed data type's cache."""
+    keys = tuple(f"{s}_{f}" for s in ("train", "test") for f in FIELDS)
+    if images_path is None:
+        arrays = load_npz(path, keys)
+    else:
+        arrays = load_npz(path, tuple(k for k in keys if not k.endswith("_images")))
+        arrays.update(load_npz(images_path, ("train_images", "test_images")))
+    return Gtsrb(*(Split(*(arrays[f"{s}_{f}"] for f in FIELDS)) for s in ("train", "test")))
+
+
+def _try_load(path: Path, images_path: Path | None = None) -> Gtsrb | None:
+    if not path.is_file() or (images_path is not None and not images_path.is_file()):
+        return None
+    start = time.perf_counter()
+    try:
+        data = load_cache(path, images_path)
+    except CORRUPT_CACHE_ERRORS as exc:
+        log.warning("cache %s is damaged (%s): rebuilding it", images_path or path, exc)
+        return None
+    log.info("loaded %s in %.2f s", (images_path or path).name, time.perf_counter() - start)
+    return data
+
+
+def load_gtsrb(
+    cache_dir: Path,
+    fetch: Callable[[], dict[str, Path]],
+    data_type: str = "rgb",
+    image_size: int = 32,
+) -> Gtsrb:
+    """Load GTSRB preprocessed as `data_type`, from caches built on first use.
+
+    The RGB images are decoded once (`fetch` returns the archive paths and is
+    called only then); each other data type is preprocessed once and cached
+    beside them, so a warm load reads one small file and does no image work.
+    A damaged cache is detected (zip CRCs) and rebuilt, never silently used.
+    """
+    check_data_type(data_type)
+    base = cache_path(cache_dir, image_size)
+    prepared = cache_path(cache_dir, image_size, data_type)
+    if data_type != "rgb" and (data := _try_load(base, prepared)) is not None:
+        return data
+    rgb = _try_load(base)
+    if rgb is None:
+        start = time.perf_counter()
+        rgb = decode_archives(fetch(), image_size)
+        save_cache(rgb, base)
+        n = len(rgb.train) + len(rgb.test)
+        log.info("decoded %d images into %s in %.1f s", n, base, time.perf_counter() - start)
+    if data_type == "rgb":
+        return rgb
+    start = time.perf_counter()
+    train_images = preprocess(rgb.train.images, data_type)
+    test_images = preprocess(rgb.test.images, data_type)
+    save_npz_atomic(prepared, train_images=train_images, test_images=test_images)
+    log.info(
+        "preprocessed %s images into %s in %.1f s",
+        data_type,
+        prepared.name,
+        time.perf_counter() - start,
+    )
+    return Gtsrb(replace(rgb.train, images=train_images), replace(rgb.test, images=test_images))

@@ -1,0 +1,97 @@
+"""The seed writeup's preprocessing chain ("data types"), applied once per data set.
+
+    rgb -> gray -> sharpen -> hist -> clahe
+
+Each data type is the output of one step of the chain: `hist` is the
+histogram-equalised sharpened gray image, `clahe` is CLAHE applied to that.
+The result stays uint8 (H, W, C) so it can be cached and jittered; centring
+and normalisation with training-split statistics happen on the model's device
+(`tsr.models.module`), where they cost nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from tsr.data.opencv import cv2
+from tsr.errors import ConfigError
+
+# A 3x3 sharpening kernel: identity plus a Laplacian (sums to 1, keeps the mean).
+SHARPEN_KERNEL = np.array([[-1, -1, -1], [-1, 9, -1], [-1, -1, -1]], np.float32)
+CLAHE_CLIP_LIMIT = 2.0
+CLAHE_TILES = (4, 4)  # 8x8-pixel tiles on a 32x32 image
+
+
+def _gray(images: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luminance, converted as one tall image (one OpenCV call for the set)."""
+    n, h, w, _ = images.shape
+    return cv2.cvtColor(images.reshape(n * h, w, 3), cv2.COLOR_RGB2GRAY).reshape(n, h, w)
+
+
+def _per_image(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    def apply(images: np.ndarray) -> np.ndarray:
+        out = np.empty_like(images)
+        for i, image in enumerate(images):
+            out[i] = fn(image)
+        return out
+
+    return apply
+
+
+def _clahe(images: np.ndarray) -> np.ndarray:
+    clahe = cv2.createCLAHE(clipLimit=CLAHE_CLIP_LIMIT, tileGridSize=CLAHE_TILES)
+    return _per_image(clahe.apply)(images)
+
+
+# Each step maps the previous step's output to this data type's images.
+CHAIN: dict[str, tuple[str | None, Callable[[np.ndarray], np.ndarray]]] = {
+    "rgb": (None, lambda images: images),
+    "gray": ("rgb", _gray),
+    "sharpen": ("gray", _per_image(lambda image: cv2.filter2D(image, -1, SHARPEN_KERNEL))),
+    "hist": ("sharpen", _per_image(cv2.equalizeHist)),
+    "clahe": ("hist", _clahe),
+}
+DATA_TYPES = tuple(CHAIN)
+
+
+def check_data_type(name: str) -> str:
+    if name not in CHAIN:
+        raise ConfigError(
+            f"unknown data.preprocessing={name!r}; valid choices: {', '.join(DATA_TYPES)}"
+        )
+    return name
+
+
+def num_channels(data_type: str) -> int:
+    return 3 if check_data_type(data_type) == "rgb" else 1
+
+
+def preprocess(rgb_images: np.ndarray, data_type: str) -> np.ndarray:
+    """(N, H, W, 3) uint8 RGB -> (N, H, W, C) uint8 of `data_type`; deterministic."""
+    steps = []
+    step: str | None = check_data_type(data_type)
+    while step is not None:
+        steps.append(step)
+        step = CHAIN[step][0]
+    images = rgb_images
+    for step in reversed(steps):
+        images = CHAIN[step][1](images)
+    if images.ndim == 3:
+        images = images[..., None]
+    return np.ascontiguousarray(images)
+
+
+def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of uint8 (N, H, W, C) images, in [0, 1] units."""
+    flat = images.reshape(-1, images.shape[-1])
+    mean = np.zeros(flat.shape[1])
+    sq = np.zeros(flat.shape[1])
+    for start in range(0, len(flat), 1 << 22):  # chunks keep float64 copies small
+        block = flat[start : start + (1 << 22)].astype(np.float64) / 255.0
+        mean += block.sum(0)
+        sq += (block**2).sum(0)
+    mean /= len(flat)
+    std = np.sqrt(np.maximum(sq / len(flat) - mean**2, 1e-12))
+    return mean.tolist(), std.tolist()

@@ -1,0 +1,16 @@
+"""Errors a user can act on: each message names the problem and the fix.
+
+Entry points catch `TsrError` and print its message without a traceback.
+"""
+
+
+class TsrError(Exception):
+    """Base class of the errors tsr reports to users as one clear message."""
+
+
+class ConfigError(TsrError, ValueError):
+    """A configuration value is invalid; raised before any data is touched."""
+
+
+class DataError(TsrError):
+    """An archive, cache or image is missing, corrupt or unsafe."""

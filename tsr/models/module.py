@@ -1,0 +1,114 @@
+"""The one LightningModule: wraps any registered backbone for 43-way classification.
+
+It takes uint8 images (as the data module yields them) and centres and
+normalises them on its own device with the training split's per-channel
+statistics. Those statistics are buffers, so a checkpoint carries everything
+needed to classify raw images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from tsr.models.optim import build_optimizer, build_scheduler, check_optimizer, check_scheduler
+from tsr.models.registry import create_model
+
+
+class SignClassifier(L.LightningModule):
+    def __init__(
+        self,
+        backbone: str = "lenet",
+        backbone_options: Mapping[str, Any] | None = None,
+        in_channels: int = 1,
+        num_classes: int = 43,
+        optimizer: Mapping[str, Any] | None = None,
+        scheduler: Mapping[str, Any] | None = None,
+        class_names: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.optimizer_config = check_optimizer(optimizer or {"name": "adam", "lr": 8.5e-4})
+        self.scheduler_config = check_scheduler(scheduler)
+        self.backbone = create_model(backbone, in_channels, num_classes, **(backbone_options or {}))
+        # Set from the data module's training split (see setup); saved in checkpoints.
+        self.register_buffer("input_mean", torch.zeros(1, in_channels, 1, 1))
+        self.register_buffer("input_std", torch.ones(1, in_channels, 1, 1))
+        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
+        self.train_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+        self.test_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+        self.val_acc_best = MaxMetric()
+
+    def set_input_stats(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        self.input_mean.copy_(torch.tensor(mean).view_as(self.input_mean))
+        self.input_std.copy_(torch.tensor(std).view_as(self.input_std))
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if getattr(datamodule, "mean", None):
+            self.set_input_stats(datamodule.mean, datamodule.std)
+
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 [0, 255] (or float [0, 1]) images -> centred, unit-variance floats."""
+        if images.dtype == torch.uint8:
+            images = images.float().div_(255.0)
+        return (images - self.input_mean) / self.input_std
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.backbone(self.normalize(images))
+
+    def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor]):
+        images, labels = batch
+        logits = self(images)
+        return F.cross_entropy(logits, labels), logits.argmax(dim=1), labels
+
+    def on_train_start(self) -> None:
+        self.val_acc_best.reset()  # forget the sanity check's value
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        loss, preds, labels = self._shared_step(batch)
+        self.train_loss(loss)
+        self.train_acc(preds, labels)
+        self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        loss, preds, labels = self._shared_step(batch)
+        self.val_loss(loss)
+        self.val_acc(preds, labels)
+        self.log("val/loss", self.val_loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.log("val/acc", self.val_acc, on_step=False, on_epoch=True, prog_bar=True)
+
+    def on_validation_epoch_end(self) -> None:
+        self.val_acc_best(self.val_acc.compute())
+        self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True)
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        loss, preds, labels = self._shared_step(batch)
+        self.test_loss(loss)
+        self.test_acc(preds, labels)
+        self.log("test/loss", self.test_loss, on_step=False, on_epoch=True)
+        self.log("test/acc", self.test_acc, on_step=False, on_epoch=True)
+
+    def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
+        images = batch[0] if isinstance(batch, list | tuple) else batch
+        return self(images).softmax(dim=1)
+
+    def configure_optimizers(self):
+        optimizer = build_optimizer(self.parameters(), self.optimizer_config)
+        max_epochs = self.trainer.max_epochs if self.trainer.max_epochs not in (None, -1) else 1
+        scheduler = build_scheduler(optimizer, self.scheduler_config, max_epochs)
+        if scheduler is None:
+            return optimizer
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
+        }

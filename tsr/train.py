@@ -1,0 +1,141 @@
+"""Train one model: `python -m tsr.train [model=...] [data.preprocessing=...] [...]`.
+
+Instantiates the configured data module, model, callbacks, loggers and trainer;
+trains; tests the best checkpoint on the official test set; writes
+`metrics.json` to the run directory; returns the optimised metric.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from tsr.errors import ConfigError, TsrError
+from tsr.timing import EpochTimer
+
+log = logging.getLogger(__name__)
+
+
+def _instantiate_all(group: DictConfig | None) -> list[Any]:
+    """Instantiate every `_target_` entry of a config group (callbacks, loggers)."""
+    return [instantiate(node) for node in (group or {}).values() if node and "_target_" in node]
+
+
+def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
+    """Instantiate everything from the config; checks every value before data is touched."""
+    try:
+        datamodule = instantiate(cfg.data, _convert_="all")
+        model = instantiate(
+            cfg.model,
+            in_channels=datamodule.in_channels,
+            num_classes=datamodule.num_classes,
+            class_names=list(datamodule.class_names),
+            _convert_="all",
+        )
+        trainer = instantiate(
+            cfg.trainer,
+            callbacks=_instantiate_all(cfg.get("callbacks")),
+            logger=_instantiate_all(cfg.get("logger")) or False,
+        )
+    except Exception as exc:  # Hydra wraps constructor errors in InstantiationException
+        cause = exc
+        while cause.__cause__ is not None and not isinstance(cause, TsrError):
+            cause = cause.__cause__
+        if isinstance(cause, TsrError):
+            raise cause from None
+        raise ConfigError(f"invalid configuration: {exc}") from exc
+    return datamodule, model, trainer
+
+
+def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(payload, f, indent=2)
+    os.replace(tmp, path)
+
+
+def _mean(values: list[float]) -> float | None:
+    # the first epoch includes worker start-up and one-off allocations
+    steady = values[1:] or values
+    return sum(steady) / len(steady) if steady else None
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Train and test one configuration; return its metrics (also in metrics.json)."""
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule, model, trainer = build(cfg)
+    trainer.fit(model, datamodule=datamodule)
+    fit_metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+
+    checkpoint = trainer.checkpoint_callback
+    best_path = getattr(checkpoint, "best_model_path", "") or None
+    test_metrics: dict[str, float] = {}
+    if cfg.get("test"):
+        results = trainer.test(model, datamodule=datamodule, ckpt_path=best_path and "best")
+        test_metrics = {k: float(v) for k, v in results[0].items()}
+
+    timer = next((c for c in trainer.callbacks if isinstance(c, EpochTimer)), None)
+    metrics = {
+        "model": cfg.model.backbone,
+        "preprocessing": cfg.data.preprocessing,
+        "epochs": trainer.current_epoch,
+        "seed": cfg.seed,
+        "val/acc_best": fit_metrics.get("val/acc_best"),
+        "val/acc": fit_metrics.get("val/acc"),
+        "val/loss": fit_metrics.get("val/loss"),
+        "train/acc": fit_metrics.get("train/acc"),
+        "test/acc": test_metrics.get("test/acc"),
+        "test/loss": test_metrics.get("test/loss"),
+        "seconds_per_epoch": _mean(timer.train_seconds) if timer else None,
+        "seconds_per_epoch_with_val": _mean(timer.epoch_seconds) if timer else None,
+        "parameters": sum(p.numel() for p in model.backbone.parameters()),
+        "best_checkpoint": best_path,
+    }
+    output_dir = Path(cfg.paths.output_dir)
+    _write_json_atomic(output_dir / "metrics.json", metrics)
+    _print_summary(metrics, output_dir)
+    return metrics
+
+
+def _print_summary(metrics: dict[str, Any], output_dir: Path) -> None:
+    table = Table(title=f"tsr: {metrics['model']} on {metrics['preprocessing']}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("val/acc_best", "test/acc", "test/loss", "epochs", "seconds_per_epoch"):
+        value = metrics[key]
+        if value is None:
+            continue
+        text = f"{value:.2%}" if key.endswith("acc") or key.endswith("acc_best") else f"{value:.4g}"
+        table.add_row(key, text)
+    Console().print(table)
+    log.info("metrics written to %s", output_dir / "metrics.json")
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    try:
+        metrics = train(cfg)
+    except TsrError as exc:
+        log.error("%s", exc)
+        if HydraConfig.get().mode.name == "MULTIRUN":
+            raise
+        sys.exit(2)
+    return metrics.get(cfg.optimized_metric)
+
+
+if __name__ == "__main__":
+    main()
