@@ -24,7 +24,7 @@ from tsr.data.archives import TEST_ARCHIVE, TEST_LABELS_ARCHIVE, TRAIN_ARCHIVE, 
 from tsr.data.cache import CORRUPT_CACHE_ERRORS, load_npz, save_npz_atomic
 from tsr.data.classes import NUM_CLASSES
 from tsr.data.opencv import cv2
-from tsr.data.preprocessing import check_data_type, preprocess
+from tsr.data.preprocessing import check_data_type, fingerprint, preprocess
 from tsr.errors import DataError
 from tsr.progress import progress_bar
 
@@ -162,7 +162,7 @@ def decode_archives(paths: dict[str, Path], image_size: int = 32) -> Gtsrb:
 
 def cache_path(cache_dir: Path, image_size: int, data_type: str = "rgb") -> Path:
     """The decoded RGB cache, or the images of another data type beside it."""
-    suffix = "" if data_type == "rgb" else f"-{data_type}"
+    suffix = "" if data_type == "rgb" else f"-{data_type}-{fingerprint()}"
     return Path(cache_dir) / f"gtsrb-{image_size}px-v{CACHE_VERSION}{suffix}.npz"
 
 

@@ -1,0 +1,56 @@
+"""Tabulate the `metrics.json` of runs: `python -m tsr.report <folder> [...]`.
+
+Prints a Markdown table (one row per run, sorted by test accuracy) for
+`experiments/` and for comparing runs of a multirun.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+COLUMNS = (
+    ("model", "model", "{}"),
+    ("preprocessing", "data type", "{}"),
+    ("epochs", "epochs", "{}"),
+    ("test/acc", "test acc", "{:.2%}"),
+    ("test/loss", "test loss", "{:.3f}"),
+    ("val/acc_best", "best val acc", "{:.2%}"),
+    ("seconds_per_epoch", "s/epoch", "{:.1f}"),
+    ("parameters", "params", "{:,}"),
+)
+
+
+def find_metrics(folders: list[Path]) -> list[dict]:
+    runs = []
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("metrics.json")):
+            runs.append(json.loads(path.read_text()))
+    return runs
+
+
+def markdown_table(runs: list[dict]) -> str:
+    runs = sorted(runs, key=lambda r: r.get("test/acc") or 0, reverse=True)
+    lines = [
+        "| " + " | ".join(title for _, title, _ in COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+    ]
+    for run in runs:
+        cells = [fmt.format(run[key]) if run.get(key) is not None else "-" for key, _, fmt in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", type=Path, help="run or multirun folders")
+    args = parser.parse_args(argv)
+    runs = find_metrics(args.folders)
+    if not runs:
+        parser.error(f"no metrics.json under {', '.join(map(str, args.folders))}")
+    print(markdown_table(runs))
+
+
+if __name__ == "__main__":
+    main()
