@@ -37,7 +37,9 @@ def markdown_table(runs: list[dict]) -> str:
         "|" + "---|" * len(COLUMNS),
     ]
     for run in runs:
-        cells = [fmt.format(run[key]) if run.get(key) is not None else "-" for key, _, fmt in COLUMNS]
+        cells = [
+            fmt.format(run[key]) if run.get(key) is not None else "-" for key, _, fmt in COLUMNS
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

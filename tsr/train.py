@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,9 @@ from tsr.errors import ConfigError, TsrError
 from tsr.timing import EpochTimer
 
 log = logging.getLogger(__name__)
+
+# Lightning 2.6 calls a torch API that torch 2.14 deprecated; nothing for users to act on.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 
 def _instantiate_all(group: DictConfig | None) -> list[Any]:
