@@ -45,6 +45,15 @@ def test_every_config_builds_without_touching_data(tmp_path: Path, model: str, t
     assert not (tmp_path / "data").exists()
 
 
+def test_callbacks_and_logger_can_be_switched_off(tmp_path: Path) -> None:
+    cfg = compose_train(
+        tmp_path, tmp_path / "data", tmp_path / "no-mirror", "callbacks=none", "logger=none"
+    )
+    _, _, trainer = build(cfg)
+    assert trainer.logger is None
+    assert not any(type(c).__name__ == "EpochTimer" for c in trainer.callbacks)
+
+
 def test_tiny_run_writes_metrics_checkpoints_and_logs(tmp_path: Path, cache_dir, mirror):
     cfg = compose_train(
         tmp_path,
