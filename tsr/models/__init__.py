@@ -1,6 +1,6 @@
 """Backbones (one file each, registered by name) and the LightningModule wrapping them."""
 
-from tsr.models import lenet  # noqa: F401  (registers the backbone)
+from tsr.models import lenet, multiscale  # noqa: F401  (register the backbones)
 from tsr.models.module import SignClassifier
 from tsr.models.registry import create_model, list_models, register_model
 

@@ -1,0 +1,56 @@
+"""The multi-scale ConvNet of Sermanet & LeCun (IJCNN 2011), 99.17 % on GTSRB in the paper.
+
+Two conv stages; the first stage's output is pooled once more and fed to the
+classifier together with the second stage's output, so the classifier sees
+both local detail (stage 1) and larger shapes (stage 2).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from tsr.models.layers import check_dropout, make_activation
+from tsr.models.registry import register_model
+
+
+@register_model("multiscale")
+class MultiScaleConvNet(nn.Module):
+    """conv5 -> pool (stage 1) -> conv5 -> pool (stage 2); [pool(stage 1), stage 2] -> fc -> fc."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        stage1: int = 108,
+        stage2: int = 108,
+        hidden: int = 100,
+        dropout: float = 0.5,
+        activation: str = "relu",
+        image_size: int = 32,
+    ) -> None:
+        super().__init__()
+        check_dropout(dropout)
+        self.stage1 = nn.Sequential(
+            nn.Conv2d(in_channels, stage1, 5), make_activation(activation), nn.MaxPool2d(2)
+        )
+        self.stage2 = nn.Sequential(
+            nn.Conv2d(stage1, stage2, 5), make_activation(activation), nn.MaxPool2d(2)
+        )
+        self.branch_pool = nn.MaxPool2d(2)  # stage 1 pooled again before the classifier
+        side1 = (image_size - 4) // 2
+        side2 = (side1 - 4) // 2
+        features = stage1 * (side1 // 2) ** 2 + stage2 * side2**2
+        self.classifier = nn.Sequential(
+            nn.Dropout(dropout),
+            nn.Linear(features, hidden),
+            make_activation(activation),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s1 = self.stage1(x)
+        s2 = self.stage2(s1)
+        features = torch.cat([self.branch_pool(s1).flatten(1), s2.flatten(1)], dim=1)
+        return self.classifier(features)
