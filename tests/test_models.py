@@ -72,16 +72,20 @@ def test_module_normalizes_uint8_with_training_stats(gtsrb: Gtsrb) -> None:
     assert abs(normalized.std().item() - 1) < 1e-2
 
 
-def test_few_steps_decrease_the_loss(gtsrb: Gtsrb) -> None:
+# every backbone, and one behind the spatial-transformer front end
+MODEL_CASES = [(name, False) for name in list_models()] + [("lenet", True)]
+MODEL_IDS = [f"{name}{'+stn' if stn else ''}" for name, stn in MODEL_CASES]
+
+
+@pytest.mark.parametrize(("name", "stn"), MODEL_CASES, ids=MODEL_IDS)
+def test_few_steps_decrease_the_loss(gtsrb: Gtsrb, name: str, stn: bool) -> None:
     torch.manual_seed(0)
-    array, images, labels = _real_batch(gtsrb)
-    module = SignClassifier(
-        in_channels=1, backbone_options={"dropout": 0.0}, optimizer={"name": "adam", "lr": 3e-3}
-    )
+    array, images, labels = _real_batch(gtsrb, 64)
+    module = SignClassifier(name, in_channels=1, backbone_options={"dropout": 0.0}, stn=stn)
     module.set_input_stats(*channel_stats(array))
     optimizer = torch.optim.Adam(module.parameters(), lr=3e-3)
     losses = []
-    for _ in range(30):
+    for _ in range(40):
         loss = torch.nn.functional.cross_entropy(module(images), labels)
         optimizer.zero_grad()
         loss.backward()
@@ -90,10 +94,11 @@ def test_few_steps_decrease_the_loss(gtsrb: Gtsrb) -> None:
     assert losses[-1] < 0.5 * losses[0]
 
 
-def test_checkpoint_round_trip(gtsrb: Gtsrb, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "stn"), MODEL_CASES, ids=MODEL_IDS)
+def test_checkpoint_round_trip(gtsrb: Gtsrb, tmp_path: Path, name: str, stn: bool) -> None:
     array, images, labels = _real_batch(gtsrb, 64)
     module = SignClassifier(
-        in_channels=1, backbone_options={"dropout": 0.2}, class_names=["a"] * 43
+        name, in_channels=1, backbone_options={"dropout": 0.2}, class_names=["a"] * 43, stn=stn
     )
     module.set_input_stats(*channel_stats(array))
     trainer = L.Trainer(
@@ -113,4 +118,67 @@ def test_checkpoint_round_trip(gtsrb: Gtsrb, tmp_path: Path) -> None:
     restored.eval()
     torch.testing.assert_close(restored(images), module(images))
     assert restored.hparams.backbone_options == {"dropout": 0.2}
+    assert restored.hparams.stn == stn
     torch.testing.assert_close(restored.input_std, module.input_std)
+
+
+def test_lenet_classic_is_the_seed_keras_variant() -> None:
+    model = create_model("lenet_classic", in_channels=1, num_classes=43)
+    assert sum(p.numel() for p in model.parameters()) == 64_511  # as the seed reports
+    assert any(isinstance(m, torch.nn.AvgPool2d) for m in model.modules())
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in model.modules())
+
+
+def test_multiscale_feeds_both_stages_to_the_classifier() -> None:
+    model = create_model("multiscale", in_channels=1, num_classes=43)
+    # 108 maps of 7x7 (stage 1 pooled again) + 108 maps of 5x5 (stage 2)
+    assert model.classifier[1].in_features == 108 * 7 * 7 + 108 * 5 * 5
+    small = create_model("multiscale", in_channels=1, num_classes=43, stage1=38, stage2=64)
+    assert small.classifier[1].in_features == 38 * 7 * 7 + 64 * 5 * 5
+
+
+def test_inception_modules_concatenate_four_branches() -> None:
+    from tsr.models.inception import InceptionModule
+
+    module = InceptionModule(32, 8, 8, 16, 4, 8, 8, activation="relu")
+    assert module(torch.randn(2, 32, 16, 16)).shape == (2, 8 + 16 + 8 + 8, 16, 16)
+    model = create_model("inception", in_channels=3, num_classes=43)
+    assert isinstance(model.head[0], torch.nn.AdaptiveAvgPool2d)
+    half = create_model("inception", in_channels=3, num_classes=43, width=0.5)
+    assert sum(p.numel() for p in half.parameters()) < sum(p.numel() for p in model.parameters())
+
+
+def test_resnet_downsamples_with_projection_shortcuts() -> None:
+    from tsr.models.resnet import BasicBlock
+
+    model = create_model("resnet", in_channels=1, num_classes=43, widths=[16, 32], blocks=[1, 2])
+    blocks = [m for m in model.modules() if isinstance(m, BasicBlock)]
+    assert len(blocks) == 3
+    first = blocks[0]
+    assert isinstance(first.shortcut[0], torch.nn.Conv2d) and first.shortcut[0].stride == (2, 2)
+    assert isinstance(blocks[2].shortcut, torch.nn.Identity)  # same width, stride 1
+    assert model.features(torch.randn(1, 1, 32, 32)).shape == (1, 32, 8, 8)
+    with pytest.raises(ConfigError, match="same length"):
+        create_model("resnet", in_channels=1, num_classes=43, widths=[16, 32], blocks=[1])
+
+
+def test_spatial_transformer_starts_as_identity(gtsrb: Gtsrb) -> None:
+    from tsr.models.stn import SpatialTransformer
+
+    _, images, _ = _real_batch(gtsrb, 8)
+    stn = SpatialTransformer(in_channels=1)
+    x = images.float() / 255
+    identity = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).expand(8, 2, 3)
+    torch.testing.assert_close(stn.transform(x), identity)
+    torch.testing.assert_close(stn(x), x, atol=1e-5, rtol=0)
+    with pytest.raises(ConfigError, match=r"model\.stn"):
+        SignClassifier(stn="yes")
+
+
+def test_cost_counts_parameters_and_macs() -> None:
+    lenet = SignClassifier("lenet", in_channels=1).cost()
+    # conv1 28*28*6*25 + conv2 10*10*16*6*25 + fc 400*200 + 200*84 + 84*43
+    assert lenet["macs"] == 117_600 + 240_000 + 80_000 + 16_800 + 3_612
+    assert lenet["parameters"] == 156 + 2_416 + 80_200 + 16_884 + 3_655
+    with_stn = SignClassifier("lenet", in_channels=1, stn=True).cost()
+    assert with_stn["macs"] > lenet["macs"] and with_stn["parameters"] > lenet["parameters"]

@@ -42,7 +42,26 @@ def test_every_config_builds_without_touching_data(tmp_path: Path, model: str, t
     )
     datamodule, module, _ = build(cfg)
     assert module.hparams.in_channels == datamodule.in_channels
+    assert module.hparams.stn is cfg.model.stn
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(("preprocessing", "channels"), [("rgb", 3), ("clahe", 1)])
+def test_stn_goes_before_any_model_and_channels_follow_the_data(
+    tmp_path: Path, preprocessing, channels
+):
+    cfg = compose_train(
+        tmp_path,
+        tmp_path / "data",
+        tmp_path / "no-mirror",
+        "model=resnet",
+        "model.stn=true",
+        f"data.preprocessing={preprocessing}",
+    )
+    _, module, _ = build(cfg)
+    assert type(module.stn).__name__ == "SpatialTransformer"
+    assert module.backbone.features[0][0].in_channels == channels
+    assert module.stn.localization[0].in_channels == channels
 
 
 def test_callbacks_and_logger_can_be_switched_off(tmp_path: Path) -> None:
@@ -72,6 +91,7 @@ def test_tiny_run_writes_metrics_checkpoints_and_logs(tmp_path: Path, cache_dir,
     assert saved["model"] == "lenet" and saved["preprocessing"] == "gray" and saved["epochs"] == 2
     assert 0.1 < saved["test/acc"] <= 1 and 0 < saved["val/acc_best"] <= 1
     assert saved["seconds_per_epoch"] > 0
+    assert saved["parameters"] == 103_311 and saved["macs"] == 458_012  # LeNet-5, gray
     checkpoints = {p.name for p in (tmp_path / "run" / "checkpoints").iterdir()}
     assert "last.ckpt" in checkpoints and Path(saved["best_checkpoint"]).name in checkpoints
     assert list(
@@ -85,12 +105,14 @@ def test_tiny_run_writes_metrics_checkpoints_and_logs(tmp_path: Path, cache_dir,
         ("data.preprocessing=sepia", "valid choices: rgb, gray, sharpen, hist, clahe"),
         ("data.min_per_class=-500", "min_per_class=-500"),
         ("model.optimizer.lr=0", "lr=0"),
-        ("model.backbone=alexnet", "registered models: lenet"),
+        ("model.backbone=alexnet", "registered models: inception, lenet, lenet_classic"),
         ("model.backbone_options.dropout=2", "dropout=2"),
+        ("model.stn=maybe", "model.stn='maybe' must be true or false"),
+        ("model=resnet model.backbone_options.blocks=[2]", "same length"),
     ],
 )
 def test_bad_values_fail_in_build(tmp_path: Path, override: str, message: str) -> None:
-    cfg = compose_train(tmp_path, tmp_path / "data", tmp_path / "no-mirror", override)
+    cfg = compose_train(tmp_path, tmp_path / "data", tmp_path / "no-mirror", *override.split())
     with pytest.raises(ConfigError, match=message):
         build(cfg)
     assert not (tmp_path / "data").exists()

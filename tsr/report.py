@@ -12,6 +12,7 @@ from pathlib import Path
 
 COLUMNS = (
     ("model", "model", "{}"),
+    ("model_config", "config", "{}"),
     ("preprocessing", "data type", "{}"),
     ("epochs", "epochs", "{}"),
     ("test/acc", "test acc", "{:.2%}"),
@@ -19,6 +20,7 @@ COLUMNS = (
     ("val/acc_best", "best val acc", "{:.2%}"),
     ("seconds_per_epoch", "s/epoch", "{:.1f}"),
     ("parameters", "params", "{:,}"),
+    ("macs", "MACs/image", "{:,}"),
 )
 
 
@@ -37,6 +39,8 @@ def markdown_table(runs: list[dict]) -> str:
         "|" + "---|" * len(COLUMNS),
     ]
     for run in runs:
+        if run.get("stn"):
+            run = {**run, "model": f"stn + {run['model']}"}
         cells = [
             fmt.format(run[key]) if run.get(key) is not None else "-" for key, _, fmt in COLUMNS
         ]

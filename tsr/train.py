@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tsr.errors import ConfigError, TsrError
+from tsr.models.summary import format_count
 from tsr.timing import EpochTimer
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
             in_channels=datamodule.in_channels,
             num_classes=datamodule.num_classes,
             class_names=list(datamodule.class_names),
+            image_size=datamodule.image_size,
             _convert_="all",
         )
         trainer = instantiate(
@@ -78,10 +80,25 @@ def _mean(values: list[float]) -> float | None:
     return sum(steady) / len(steady) if steady else None
 
 
+def _model_config_name(cfg: DictConfig) -> str:
+    """The conf/model file the run used (multiscale_small), else the backbone name."""
+    if HydraConfig.initialized():
+        return HydraConfig.get().runtime.choices.get("model") or cfg.model.backbone
+    return cfg.model.backbone
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train and test one configuration; return its metrics (also in metrics.json)."""
     L.seed_everything(cfg.seed, workers=True)
     datamodule, model, trainer = build(cfg)
+    cost = model.cost()
+    log.info(
+        "model %s%s: %s parameters, %s MACs per image (forward)",
+        cfg.model.backbone,
+        " with a spatial transformer" if cfg.model.get("stn") else "",
+        format_count(cost["parameters"]),
+        format_count(cost["macs"]),
+    )
     trainer.fit(model, datamodule=datamodule)
     fit_metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
 
@@ -95,6 +112,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     timer = next((c for c in trainer.callbacks if isinstance(c, EpochTimer)), None)
     metrics = {
         "model": cfg.model.backbone,
+        "model_config": _model_config_name(cfg),
+        "stn": bool(cfg.model.get("stn", False)),
         "preprocessing": cfg.data.preprocessing,
         "epochs": trainer.current_epoch,
         "seed": cfg.seed,
@@ -106,7 +125,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "test/loss": test_metrics.get("test/loss"),
         "seconds_per_epoch": _mean(timer.train_seconds) if timer else None,
         "seconds_per_epoch_with_val": _mean(timer.epoch_seconds) if timer else None,
-        "parameters": sum(p.numel() for p in model.backbone.parameters()),
+        "parameters": cost["parameters"],
+        "macs": cost["macs"],
         "best_checkpoint": best_path,
     }
     output_dir = Path(cfg.paths.output_dir)

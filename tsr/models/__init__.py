@@ -1,6 +1,12 @@
 """Backbones (one file each, registered by name) and the LightningModule wrapping them."""
 
-from tsr.models import lenet, multiscale  # noqa: F401  (register the backbones)
+from tsr.models import (  # noqa: F401  (register the backbones)
+    inception,
+    lenet,
+    lenet_classic,
+    multiscale,
+    resnet,
+)
 from tsr.models.module import SignClassifier
 from tsr.models.registry import create_model, list_models, register_model
 

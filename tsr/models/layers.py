@@ -24,3 +24,21 @@ def check_dropout(p: float) -> float:
     if not 0.0 <= p < 1.0:
         raise ConfigError(f"dropout={p} must lie in [0, 1)")
     return p
+
+
+def conv_bn_act(
+    in_channels: int, out_channels: int, kernel_size: int, activation: str, stride: int = 1
+) -> nn.Sequential:
+    """'same'-padded convolution -> batch norm -> activation (the conv needs no bias)."""
+    return nn.Sequential(
+        nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=kernel_size // 2,
+            bias=False,
+        ),
+        nn.BatchNorm2d(out_channels),
+        make_activation(activation),
+    )

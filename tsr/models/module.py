@@ -14,11 +14,15 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from tsr.errors import ConfigError
 from tsr.models.optim import build_optimizer, build_scheduler, check_optimizer, check_scheduler
 from tsr.models.registry import create_model
+from tsr.models.stn import SpatialTransformer
+from tsr.models.summary import count_macs, count_parameters
 
 
 class SignClassifier(L.LightningModule):
@@ -31,12 +35,24 @@ class SignClassifier(L.LightningModule):
         optimizer: Mapping[str, Any] | None = None,
         scheduler: Mapping[str, Any] | None = None,
         class_names: Sequence[str] | None = None,
+        stn: bool = False,
+        image_size: int = 32,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.optimizer_config = check_optimizer(optimizer or {"name": "adam", "lr": 8.5e-4})
         self.scheduler_config = check_scheduler(scheduler)
-        self.backbone = create_model(backbone, in_channels, num_classes, **(backbone_options or {}))
+        if not isinstance(stn, bool):
+            raise ConfigError(f"model.stn={stn!r} must be true or false")
+        # A spatial transformer (or nothing) in front of the backbone.
+        self.stn = SpatialTransformer(in_channels, image_size) if stn else nn.Identity()
+        self.backbone = create_model(
+            backbone, in_channels, num_classes, image_size=image_size, **(backbone_options or {})
+        )
+        # Lightning's summary and graph logging run this (one raw uint8 image).
+        self.example_input_array = torch.zeros(
+            1, in_channels, image_size, image_size, dtype=torch.uint8
+        )
         # Set from the data module's training split (see setup); saved in checkpoints.
         self.register_buffer("input_mean", torch.zeros(1, in_channels, 1, 1))
         self.register_buffer("input_std", torch.ones(1, in_channels, 1, 1))
@@ -62,7 +78,13 @@ class SignClassifier(L.LightningModule):
         return (images - self.input_mean) / self.input_std
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.backbone(self.normalize(images))
+        return self.backbone(self.stn(self.normalize(images)))
+
+    def cost(self) -> dict[str, int]:
+        """Parameters and forward MACs per image of the network (front end + backbone)."""
+        network = nn.Sequential(self.stn, self.backbone)
+        shape = tuple(self.example_input_array.shape[1:])
+        return {"parameters": count_parameters(network), "macs": count_macs(network, shape)}
 
     def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor]):
         images, labels = batch

@@ -2,7 +2,11 @@
 
 Two conv stages; the first stage's output is pooled once more and fed to the
 classifier together with the second stage's output, so the classifier sees
-both local detail (stage 1) and larger shapes (stage 2).
+both local detail (stage 1) and larger shapes (stage 2). `batch_norm` (not in
+the paper) adds batch normalisation after each convolution: it trains faster.
+`dropout` acts on the multi-scale features; dropout on the 100 hidden units
+(`hidden_dropout`) slows training sharply (measured: 2 epochs on 8k images,
+86 % -> 81 % -> 59 % test for 0 / 0.2 / 0.5), so it is off by default.
 """
 
 from __future__ import annotations
@@ -12,6 +16,15 @@ from torch import nn
 
 from tsr.models.layers import check_dropout, make_activation
 from tsr.models.registry import register_model
+
+
+def conv_stage(in_channels: int, out_channels: int, activation: str, batch_norm: bool) -> nn.Module:
+    """conv 5x5 (valid) -> [batch norm] -> activation -> max-pool 2."""
+    layers: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, 5, bias=not batch_norm)]
+    if batch_norm:
+        layers.append(nn.BatchNorm2d(out_channels))
+    layers += [make_activation(activation), nn.MaxPool2d(2)]
+    return nn.Sequential(*layers)
 
 
 @register_model("multiscale")
@@ -25,18 +38,17 @@ class MultiScaleConvNet(nn.Module):
         stage1: int = 108,
         stage2: int = 108,
         hidden: int = 100,
-        dropout: float = 0.5,
+        dropout: float = 0.3,
+        hidden_dropout: float = 0.0,
         activation: str = "relu",
+        batch_norm: bool = False,
         image_size: int = 32,
     ) -> None:
         super().__init__()
         check_dropout(dropout)
-        self.stage1 = nn.Sequential(
-            nn.Conv2d(in_channels, stage1, 5), make_activation(activation), nn.MaxPool2d(2)
-        )
-        self.stage2 = nn.Sequential(
-            nn.Conv2d(stage1, stage2, 5), make_activation(activation), nn.MaxPool2d(2)
-        )
+        check_dropout(hidden_dropout)
+        self.stage1 = conv_stage(in_channels, stage1, activation, batch_norm)
+        self.stage2 = conv_stage(stage1, stage2, activation, batch_norm)
         self.branch_pool = nn.MaxPool2d(2)  # stage 1 pooled again before the classifier
         side1 = (image_size - 4) // 2
         side2 = (side1 - 4) // 2
@@ -45,7 +57,7 @@ class MultiScaleConvNet(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(features, hidden),
             make_activation(activation),
-            nn.Dropout(dropout),
+            nn.Dropout(hidden_dropout),
             nn.Linear(hidden, num_classes),
         )
 

@@ -37,15 +37,20 @@ def list_models() -> list[str]:
     return sorted(_MODELS)
 
 
-def create_model(name: str, in_channels: int, num_classes: int, **kwargs: Any) -> nn.Module:
+def create_model(
+    name: str, in_channels: int, num_classes: int, image_size: int = 32, **kwargs: Any
+) -> nn.Module:
+    """Build a registered backbone; `image_size` reaches those that need it (fc heads)."""
     if name not in _MODELS:
         raise ConfigError(f"unknown model {name!r}; registered models: {', '.join(list_models())}")
     factory = _MODELS[name]
     params = inspect.signature(factory).parameters
     unknown = sorted(set(kwargs) - set(params))
     if unknown:
-        valid = sorted(set(params) - {"in_channels", "num_classes"})
+        valid = sorted(set(params) - {"in_channels", "num_classes", "image_size"})
         raise ConfigError(
             f"model {name!r} has no option(s) {', '.join(unknown)}; valid: {', '.join(valid)}"
         )
+    if "image_size" in params:
+        kwargs["image_size"] = image_size
     return factory(in_channels=in_channels, num_classes=num_classes, **kwargs)
