@@ -94,9 +94,7 @@ def test_tiny_run_writes_metrics_checkpoints_and_logs(tmp_path: Path, cache_dir,
     assert saved["parameters"] == 103_311 and saved["macs"] == 458_012  # LeNet-5, gray
     checkpoints = {p.name for p in (tmp_path / "run" / "checkpoints").iterdir()}
     assert "last.ckpt" in checkpoints and Path(saved["best_checkpoint"]).name in checkpoints
-    assert list(
-        (tmp_path / "logs" / "tb" / "lenet" / "gray").glob("version_*/events.out.tfevents*")
-    )
+    assert list((tmp_path / "logs" / "tb" / "lenet" / "gray").glob("*/events.out.tfevents*"))
 
 
 @pytest.mark.parametrize(
@@ -145,6 +143,26 @@ def test_cli_reports_bad_values_without_traceback(tmp_path: Path, override: str,
     assert message in output
     assert "Traceback" not in output
     assert not (tmp_path / "data").exists()
+
+
+def test_headline_command_runs_with_the_model_defaults(tmp_path: Path, cache_dir, mirror) -> None:
+    """`python -m tsr.train model=multiscale` as a user types it (batches capped for time)."""
+    result = _run_cli(
+        tmp_path,
+        "model=multiscale",
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=3",
+        "+trainer.limit_val_batches=1",
+        "+trainer.limit_test_batches=1",
+        f"paths.data_dir={cache_dir}",
+        f"data.mirror={mirror}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "model multiscale: 1.1 M parameters, 32.1 M MACs per image" in result.stdout
+    (metrics_file,) = (tmp_path / "logs" / "runs").glob("*/metrics.json")
+    metrics = json.loads(metrics_file.read_text())
+    assert metrics["model_config"] == "multiscale" and metrics["parameters"] == 1_098_375
+    assert metrics["test/acc"] is not None
 
 
 @pytest.mark.slow

@@ -26,12 +26,15 @@ from rich.table import Table
 
 from tsr.errors import ConfigError, TsrError
 from tsr.models.summary import format_count
+from tsr.tensorboard import log_hparams
 from tsr.timing import EpochTimer
 
 log = logging.getLogger(__name__)
 
 # Lightning 2.6 calls a torch API that torch 2.14 deprecated; nothing for users to act on.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+# TensorBoard's graph view still needs torch.jit.trace (tsr.tensorboard.ModelGraph).
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace", category=FutureWarning)
 
 
 def _instantiate_all(group: DictConfig | None) -> list[Any]:
@@ -80,13 +83,6 @@ def _mean(values: list[float]) -> float | None:
     return sum(steady) / len(steady) if steady else None
 
 
-def _model_config_name(cfg: DictConfig) -> str:
-    """The conf/model file the run used (multiscale_small), else the backbone name."""
-    if HydraConfig.initialized():
-        return HydraConfig.get().runtime.choices.get("model") or cfg.model.backbone
-    return cfg.model.backbone
-
-
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train and test one configuration; return its metrics (also in metrics.json)."""
     L.seed_everything(cfg.seed, workers=True)
@@ -112,7 +108,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     timer = next((c for c in trainer.callbacks if isinstance(c, EpochTimer)), None)
     metrics = {
         "model": cfg.model.backbone,
-        "model_config": _model_config_name(cfg),
+        "model_config": cfg.model.get("name") or cfg.model.backbone,
         "stn": bool(cfg.model.get("stn", False)),
         "preprocessing": cfg.data.preprocessing,
         "epochs": trainer.current_epoch,
@@ -129,6 +125,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "macs": cost["macs"],
         "best_checkpoint": best_path,
     }
+    log_hparams(trainer, cfg, metrics)
     output_dir = Path(cfg.paths.output_dir)
     _write_json_atomic(output_dir / "metrics.json", metrics)
     _print_summary(metrics, output_dir)

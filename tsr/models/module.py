@@ -37,7 +37,12 @@ class SignClassifier(L.LightningModule):
         class_names: Sequence[str] | None = None,
         stn: bool = False,
         image_size: int = 32,
+        name: str | None = None,
+        channels_last: bool = True,
     ) -> None:
+        """`name`: the model's config name (e.g. multiscale_small), shown in logs and hparams.
+        `channels_last`: NHWC activations; measured on the 2-core CPU: inception 55 -> 34 s,
+        resnet 35 -> 25 s, multiscale 70 -> 57 s per epoch (forward and backward)."""
         super().__init__()
         self.save_hyperparameters()
         self.optimizer_config = check_optimizer(optimizer or {"name": "adam", "lr": 8.5e-4})
@@ -49,6 +54,8 @@ class SignClassifier(L.LightningModule):
         self.backbone = create_model(
             backbone, in_channels, num_classes, image_size=image_size, **(backbone_options or {})
         )
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.to(memory_format=self.memory_format)  # conv weights; inputs follow in forward
         # Lightning's summary and graph logging run this (one raw uint8 image).
         self.example_input_array = torch.zeros(
             1, in_channels, image_size, image_size, dtype=torch.uint8
@@ -78,7 +85,8 @@ class SignClassifier(L.LightningModule):
         return (images - self.input_mean) / self.input_std
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.backbone(self.stn(self.normalize(images)))
+        x = self.normalize(images).contiguous(memory_format=self.memory_format)
+        return self.backbone(self.stn(x))
 
     def cost(self) -> dict[str, int]:
         """Parameters and forward MACs per image of the network (front end + backbone)."""
@@ -93,6 +101,12 @@ class SignClassifier(L.LightningModule):
 
     def on_train_start(self) -> None:
         self.val_acc_best.reset()  # forget the sanity check's value
+
+    def on_train_epoch_start(self) -> None:
+        # one tag for every optimiser, so runs with Adam and SGD overlay
+        lr = self.trainer.optimizers[0].param_groups[0]["lr"] if self.trainer.optimizers else None
+        if lr is not None:
+            self.log("train/lr", lr, on_step=False, on_epoch=True)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         loss, preds, labels = self._shared_step(batch)
@@ -113,12 +127,13 @@ class SignClassifier(L.LightningModule):
         self.val_acc_best(self.val_acc.compute())
         self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True)
 
-    def test_step(self, batch, batch_idx: int) -> None:
+    def test_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor]:
         loss, preds, labels = self._shared_step(batch)
         self.test_loss(loss)
         self.test_acc(preds, labels)
         self.log("test/loss", self.test_loss, on_step=False, on_epoch=True)
         self.log("test/acc", self.test_acc, on_step=False, on_epoch=True)
+        return {"preds": preds, "labels": labels}  # for callbacks (confusion matrix)
 
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
         images = batch[0] if isinstance(batch, list | tuple) else batch

@@ -1,0 +1,46 @@
+"""Confusion matrix and per-class accuracy on the official test set."""
+
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+import torch
+
+from tsr.tensorboard.figures import confusion_figure, per_class_accuracy_figure
+from tsr.tensorboard.writer import tensorboard_writer
+
+
+class ConfusionMatrix(L.Callback):
+    """After testing: figures `test/confusion_matrix` (43x43, row-normalised, class names)
+    and `test/per_class_accuracy`, from the predictions the test loop already makes."""
+
+    def __init__(self) -> None:
+        self._matrix: np.ndarray | None = None
+
+    def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        n = pl_module.hparams.num_classes
+        self._matrix = np.zeros((n, n), dtype=np.int64)
+
+    def on_test_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        if self._matrix is None or not isinstance(outputs, dict):
+            return
+        n = self._matrix.shape[0]
+        pairs = outputs["labels"].cpu() * n + outputs["preds"].cpu()
+        self._matrix += torch.bincount(pairs, minlength=n * n).view(n, n).numpy()
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        writer = tensorboard_writer(trainer)
+        if writer is None or self._matrix is None or not self._matrix.any():
+            return
+        names = pl_module.hparams.class_names
+        step = trainer.global_step
+        writer.add_figure("test/confusion_matrix", confusion_figure(self._matrix, names), step)
+        totals = self._matrix.sum(axis=1)
+        accuracy = np.divide(
+            np.diag(self._matrix), totals, out=np.zeros(len(totals)), where=totals > 0
+        )
+        writer.add_figure(
+            "test/per_class_accuracy", per_class_accuracy_figure(accuracy, names), step
+        )
