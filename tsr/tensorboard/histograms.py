@@ -19,7 +19,8 @@ class WeightHistograms(L.Callback):
         writer = tensorboard_writer(trainer)
         if writer is None or (trainer.current_epoch + 1) % self.every_n_epochs:
             return
+        # at the step Lightning gives epoch-end metrics (global step - 1): TensorBoard
+        # drops events when a later event's step goes back in time
+        step = max(trainer.global_step - 1, 0)
         for name, parameter in pl_module.named_parameters():
-            writer.add_histogram(
-                f"weights/{name}", parameter.detach().float().cpu(), trainer.current_epoch
-            )
+            writer.add_histogram(f"weights/{name}", parameter.detach().float().cpu(), step)
