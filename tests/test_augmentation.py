@@ -28,6 +28,15 @@ def test_shift_only_moves_by_at_most_shift_px() -> None:
     assert len(offsets) > 9  # it does move, in both directions
 
 
+@pytest.mark.parametrize("affine", [0.0, 0.5, 1.0])
+def test_affine_probability_is_the_share_of_jittered_images(gtsrb: Gtsrb, affine: float) -> None:
+    images = gtsrb.train.images[:400]
+    pipeline = build_jitter(JitterConfig(affine=affine))
+    pipeline.set_random_seed(0)
+    changed = np.mean([not np.array_equal(pipeline(image=img)["image"], img) for img in images])
+    assert abs(changed - affine) < 0.08
+
+
 def test_default_jitter_keeps_shape_and_changes_real_images(gtsrb: Gtsrb) -> None:
     pipeline = build_jitter(JitterConfig())
     pipeline.set_random_seed(0)
@@ -56,6 +65,7 @@ def test_optional_transforms_apply(gtsrb: Gtsrb) -> None:
     [
         ({"border": "wrap"}, "replicate, reflect, constant"),
         ({"blur": 1.5}, "probability"),
+        ({"affine": -0.1}, "data.jitter.affine=-0.1 is a probability"),
         ({"scale": (1.1, 0.9)}, "low <= high"),
         ({"shift_px": -1}, ">= 0"),
     ],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import statistics
 import sys
 import tempfile
 import warnings
@@ -77,10 +78,11 @@ def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _mean(values: list[float]) -> float | None:
-    # the first epoch includes worker start-up and one-off allocations
+def _typical_epoch(values: list[float]) -> float | None:
+    """Median epoch time, first epoch excluded (worker start-up, one-off allocations);
+    the median ignores epochs slowed by other work on the machine."""
     steady = values[1:] or values
-    return sum(steady) / len(steady) if steady else None
+    return statistics.median(steady) if steady else None
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -119,8 +121,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "train/acc": fit_metrics.get("train/acc"),
         "test/acc": test_metrics.get("test/acc"),
         "test/loss": test_metrics.get("test/loss"),
-        "seconds_per_epoch": _mean(timer.train_seconds) if timer else None,
-        "seconds_per_epoch_with_val": _mean(timer.epoch_seconds) if timer else None,
+        "seconds_per_epoch": _typical_epoch(timer.train_seconds) if timer else None,
+        "seconds_per_epoch_with_val": _typical_epoch(timer.epoch_seconds) if timer else None,
         "parameters": cost["parameters"],
         "macs": cost["macs"],
         "best_checkpoint": best_path,

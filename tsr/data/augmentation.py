@@ -32,6 +32,7 @@ class JitterConfig:
     """
 
     enabled: bool = True
+    affine: float = 1.0  # probability of the shift/rotation/scale per image
     shift_px: int = 2
     rotate_deg: float = 15.0
     scale: Sequence[float] | None = None  # e.g. [0.9, 1.1]
@@ -56,7 +57,7 @@ class JitterConfig:
             raise ConfigError(
                 f"data.jitter.scale={self.scale} must be [low, high] with 0 < low <= high"
             )
-        for name in ("brightness_contrast", "blur", "occlusion"):
+        for name in ("affine", "brightness_contrast", "blur", "occlusion"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(
                     f"data.jitter.{name}={getattr(self, name)} is a probability: 0..1"
@@ -73,7 +74,7 @@ def build_jitter(config: JitterConfig) -> A.Compose:
             scale=scale,
             border_mode=BORDER_MODES[config.border],
             fill=0,
-            p=1.0,
+            p=config.affine,
         )
     ]
     if config.brightness_contrast:
