@@ -38,6 +38,8 @@ def test_registry_errors_list_the_choices() -> None:
         create_model("lenet", in_channels=1, num_classes=43, activation="swish")
     with pytest.raises(ConfigError, match="dropout"):
         create_model("lenet", in_channels=1, num_classes=43, dropout=1.0)
+    with pytest.raises(ConfigError, match="valid choices: max, avg"):
+        create_model("lenet", in_channels=1, num_classes=43, pool="median")
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from tsr.errors import ConfigError
-from tsr.models.layers import check_dropout, conv_bn_act
+from tsr.models.layers import check_dropout, conv_bn_act, pooled_classifier
 from tsr.models.registry import register_model
 
 # Per module: 1x1, 3x3 bottleneck, 3x3, 5x5 bottleneck, 5x5 (two 3x3), pool projection.
@@ -95,12 +95,7 @@ class InceptionNet(nn.Module):
             layers.append(module)
             channels = module.out_channels
         self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(),
-            nn.Dropout(dropout),
-            nn.Linear(channels, num_classes),
-        )
+        self.head = pooled_classifier(channels, num_classes, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))

@@ -42,3 +42,13 @@ def conv_bn_act(
         nn.BatchNorm2d(out_channels),
         make_activation(activation),
     )
+
+
+def pooled_classifier(channels: int, num_classes: int, dropout: float) -> nn.Sequential:
+    """Global average pooling -> dropout -> linear: the head of the all-convolutional nets."""
+    return nn.Sequential(
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(dropout),
+        nn.Linear(channels, num_classes),
+    )

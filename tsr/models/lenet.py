@@ -1,12 +1,20 @@
-"""LeNet-5 as in the seed writeup: conv 6 and 16 (5x5, valid), max-pool, fc 200-84."""
+"""LeNet-5 as in the seed writeup: conv 6 and 16 (5x5, valid), max-pool, fc 200-84.
+
+`pool` and `hidden` also give the classic variant (`lenet_classic.py`).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from tsr.errors import ConfigError
 from tsr.models.layers import check_dropout, make_activation
 from tsr.models.registry import register_model
+
+POOLS: dict[str, type[nn.Module]] = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 
 
 @register_model("lenet")
@@ -20,28 +28,29 @@ class LeNet5(nn.Module):
         dropout: float = 0.33,
         activation: str = "relu",
         image_size: int = 32,
+        pool: str = "max",
+        hidden: Sequence[int] = (200, 84),
     ) -> None:
         super().__init__()
         check_dropout(dropout)
+        if pool not in POOLS:
+            raise ConfigError(f"unknown pool {pool!r}; valid choices: {', '.join(POOLS)}")
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 6, 5),
             make_activation(activation),
-            nn.MaxPool2d(2),
+            POOLS[pool](2),
             nn.Conv2d(6, 16, 5),
             make_activation(activation),
-            nn.MaxPool2d(2),
+            POOLS[pool](2),
             nn.Flatten(),
         )
         side = ((image_size - 4) // 2 - 4) // 2
-        self.classifier = nn.Sequential(
-            nn.Linear(16 * side * side, 200),
-            make_activation(activation),
-            nn.Dropout(dropout),
-            nn.Linear(200, 84),
-            make_activation(activation),
-            nn.Dropout(dropout),
-            nn.Linear(84, num_classes),
-        )
+        layers: list[nn.Module] = []
+        width = 16 * side * side
+        for units in hidden:
+            layers += [nn.Linear(width, units), make_activation(activation), nn.Dropout(dropout)]
+            width = units
+        self.classifier = nn.Sequential(*layers, nn.Linear(width, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))

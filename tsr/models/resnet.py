@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from tsr.errors import ConfigError
-from tsr.models.layers import check_dropout, conv_bn_act, make_activation
+from tsr.models.layers import check_dropout, conv_bn_act, make_activation, pooled_classifier
 from tsr.models.registry import register_model
 
 
@@ -65,12 +65,7 @@ class ResNet(nn.Module):
                 layers.append(BasicBlock(channels, width, 2 if index == 0 else 1, activation))
                 channels = width
         self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(),
-            nn.Dropout(dropout),
-            nn.Linear(channels, num_classes),
-        )
+        self.head = pooled_classifier(channels, num_classes, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
