@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from tsr.data.classes import CLASS_NAMES
 from tsr.train import train
 
-from .conftest import CONF_DIR
+from .conftest import CONF_DIR, REPO
 
 RUNS = {"lenet": "gray", "multiscale_small": "clahe"}
 TINY = [
@@ -216,3 +217,23 @@ def test_tensorboard_server_serves_both_runs(log_root) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_multirun_jobs_get_their_own_runs(tmp_path: Path, cache_dir: Path, mirror: Path) -> None:
+    """`-m` jobs that differ only in a hyper-parameter must not share a TensorBoard folder."""
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "tsr.train", "-m", "model.backbone_options.dropout=0.1,0.2"),
+            *("trainer.max_epochs=1", "+trainer.limit_train_batches=2"),
+            *("+trainer.limit_val_batches=1", "+trainer.limit_test_batches=1", "callbacks=minimal"),
+            *(f"paths.data_dir={cache_dir}", f"data.mirror={mirror}"),
+        ],
+        cwd=REPO,
+        env={**os.environ, "TSR_ROOT": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = sorted(p.name for p in (tmp_path / "logs" / "tb" / "lenet" / "clahe").iterdir())
+    assert len(runs) == 2 and runs[0].endswith("_0") and runs[1].endswith("_1")

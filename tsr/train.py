@@ -27,10 +27,12 @@ from rich.table import Table
 
 from tsr.errors import ConfigError, TsrError
 from tsr.models.summary import format_count
+from tsr.resolvers import register_resolvers
 from tsr.tensorboard import log_hparams
 from tsr.timing import EpochTimer
 
 log = logging.getLogger(__name__)
+register_resolvers()
 
 # Lightning 2.6 calls a torch API that torch 2.14 deprecated; nothing for users to act on.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
