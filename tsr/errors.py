@@ -14,3 +14,7 @@ class ConfigError(TsrError, ValueError):
 
 class DataError(TsrError):
     """An archive, cache or image is missing, corrupt or unsafe."""
+
+
+class TrainingDiverged(TsrError):
+    """The training loss became NaN or infinite (too high a learning rate, bad data)."""

@@ -14,6 +14,7 @@ import statistics
 import sys
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,11 @@ def _instantiate_all(group: DictConfig | None) -> list[Any]:
     return [instantiate(node) for node in (group or {}).values() if node and "_target_" in node]
 
 
-def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
-    """Instantiate everything from the config; checks every value before data is touched."""
+def build(
+    cfg: DictConfig, callbacks: Sequence[L.Callback] = ()
+) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
+    """Instantiate everything from the config; checks every value before data is touched.
+    `callbacks` are added to the configured ones (a sweep's pruning callback)."""
     try:
         datamodule = instantiate(cfg.data, _convert_="all")
         model = instantiate(
@@ -59,7 +63,7 @@ def build(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule, L.
         )
         trainer = instantiate(
             cfg.trainer,
-            callbacks=_instantiate_all(cfg.get("callbacks")),
+            callbacks=[*_instantiate_all(cfg.get("callbacks")), *callbacks],
             logger=_instantiate_all(cfg.get("logger")) or False,
         )
     except Exception as exc:  # Hydra wraps constructor errors in InstantiationException
@@ -87,10 +91,13 @@ def _typical_epoch(values: list[float]) -> float | None:
     return statistics.median(steady) if steady else None
 
 
-def train(cfg: DictConfig) -> dict[str, Any]:
-    """Train and test one configuration; return its metrics (also in metrics.json)."""
+def train(
+    cfg: DictConfig, callbacks: Sequence[L.Callback] = (), show_summary: bool = True
+) -> dict[str, Any]:
+    """Train and test one configuration; return its metrics (also in metrics.json).
+    `callbacks` join the configured ones; `show_summary` prints the results table."""
     L.seed_everything(cfg.seed, workers=True)
-    datamodule, model, trainer = build(cfg)
+    datamodule, model, trainer = build(cfg, callbacks)
     cost = model.cost()
     log.info(
         "model %s%s: %s parameters, %s MACs per image (forward)",
@@ -132,7 +139,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     log_hparams(trainer, cfg, metrics)
     output_dir = Path(cfg.paths.output_dir)
     _write_json_atomic(output_dir / "metrics.json", metrics)
-    _print_summary(metrics, output_dir)
+    if show_summary:
+        _print_summary(metrics, output_dir)
     return metrics
 
 

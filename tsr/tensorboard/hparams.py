@@ -33,6 +33,7 @@ def run_hparams(cfg: DictConfig) -> dict[str, Any]:
         "model": model.get("name") or model["backbone"],
         "model.backbone": model["backbone"],
         "model.stn": model.get("stn", False),
+        "model.label_smoothing": model.get("label_smoothing", 0.0),
     }
     for key, value in (model.get("backbone_options") or {}).items():
         params[f"model.{key}"] = value

@@ -1,0 +1,1 @@
+"""Optuna sweeps: search space, study and budget, pruning, summary (entry point: tsr.sweep)."""

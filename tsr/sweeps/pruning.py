@@ -1,0 +1,32 @@
+"""Report each epoch's validation metric to Optuna and stop trials its pruner rejects."""
+
+from __future__ import annotations
+
+import lightning as L
+import optuna
+from omegaconf import DictConfig
+from optuna_integration import PyTorchLightningPruningCallback
+
+from tsr.tensorboard import log_hparams
+
+
+class TrialPruning(PyTorchLightningPruningCallback):
+    """optuna-integration's Lightning callback, plus: a pruned trial still writes its
+    hparams (with the best validation accuracy it reached) to TensorBoard, so pruned
+    runs sit beside finished ones in the HParams dashboard; and the epochs it ran are
+    kept on the trial."""
+
+    def __init__(self, trial: optuna.Trial, monitor: str, cfg: DictConfig) -> None:
+        super().__init__(trial, monitor)
+        self.cfg = cfg
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        try:
+            super().on_validation_end(trainer, pl_module)
+        except optuna.TrialPruned:
+            best = trainer.callback_metrics.get("val/acc_best")
+            self._trial.set_user_attr("epochs", pl_module.current_epoch + 1)
+            if best is not None:
+                self._trial.set_user_attr("val/acc_best", float(best))
+                log_hparams(trainer, self.cfg, {"val/acc_best": float(best)})
+            raise
