@@ -190,17 +190,35 @@ def _no_tracebacks(record: logging.LogRecord) -> bool:
     return True
 
 
+_CONSOLE_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
+
+
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever sys.stdout is now (it may be replaced after set-up)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def setup_logging() -> None:
     """Console: the sweep's own lines, Optuna's, and warnings; the file gets all (INFO)."""
+    root = logging.getLogger()
+    if any(getattr(h, "tsr_sweep", False) for h in root.handlers):
+        return
     optuna.logging.disable_default_handler()
     optuna.logging.enable_propagation()
-    console = logging.StreamHandler(sys.stdout)
-    console.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+    console = _StdoutHandler()
+    console.tsr_sweep = True  # type: ignore[attr-defined]
+    console.setFormatter(logging.Formatter(_CONSOLE_FORMAT))
     console.addFilter(
         lambda r: r.levelno >= logging.WARNING or r.name.startswith(("tsr.sweep", "optuna"))
     )
     console.addFilter(_no_tracebacks)
-    root = logging.getLogger()
     root.setLevel(logging.INFO)
     root.addHandler(console)
     # Lightning prints through handlers of its own: route it through the filter above.
@@ -211,10 +229,11 @@ def setup_logging() -> None:
         logger.propagate = True
 
 
-def add_log_file(path: Path) -> None:
+def add_log_file(path: Path) -> logging.Handler:
     handler = logging.FileHandler(path)
-    handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+    handler.setFormatter(logging.Formatter(_CONSOLE_FORMAT))
     logging.getLogger().addHandler(handler)
+    return handler
 
 
 def print_summary(summary: dict[str, Any], sweep_dir: Path) -> None:
@@ -243,9 +262,20 @@ def run(argv: Sequence[str]) -> int:
 
     check_space(settings, [*settings.train, *training_overrides])
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    add_log_file(sweep_dir / "sweep.log")
+    handler = add_log_file(sweep_dir / "sweep.log")
+    try:
+        return optimize(settings, training_overrides, sweep_dir, url, int(base.trainer.max_epochs))
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+
+
+def optimize(
+    settings: SweepSettings, overrides: list[str], sweep_dir: Path, url: str, max_epochs: int
+) -> int:
+    """Run trials until the study holds `n_trials` results; 130 after Ctrl-C."""
     storage = open_storage(url, settings.heartbeat_s)
-    study, created = open_study(settings, storage, int(base.trainer.max_epochs))
+    study, created = open_study(settings, storage, max_epochs)
     used = used_budget(study)
     log.info(
         "study %r in %s: %s, %d of %d trials done or running; sampler %s, pruner %s",
@@ -257,7 +287,7 @@ def run(argv: Sequence[str]) -> int:
         settings.sampler.get("name"),
         settings.pruner.get("name"),
     )
-    objective = Objective(settings, training_overrides, sweep_dir)
+    objective = Objective(settings, overrides, sweep_dir)
 
     def stop_when_spent(study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
         if used_budget(study) >= settings.n_trials:
@@ -273,18 +303,26 @@ def run(argv: Sequence[str]) -> int:
                 gc_after_trial=True,
             )
         except KeyboardInterrupt:
-            trial = objective.current
-            if trial is not None:
-                study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
-            log.warning(
-                "interrupted: trial %s is recorded as failed (interrupted) and queued again; "
-                "the study is consistent. Run the same command to continue.",
-                trial.number if trial else "-",
-            )
+            requeue_interrupted(study, objective.current)
             summarize(study, settings, sweep_dir)
             return 130
     print_summary(summarize(study, settings, sweep_dir), sweep_dir)
     return 0
+
+
+def requeue_interrupted(study: optuna.Study, trial: optuna.Trial | None) -> None:
+    """Queue the parameters of the trial Ctrl-C cut off, so the next run repeats it."""
+    frozen = next(
+        (t for t in study.get_trials(deepcopy=False) if trial and t.number == trial.number), None
+    )
+    if frozen is not None and INTERRUPTED in frozen.user_attrs and frozen.state.is_finished():
+        study.enqueue_trial(frozen.params, user_attrs={"retry_of": frozen.number})
+    log.warning(
+        "interrupted: %sthe study is consistent. Run the same command to continue.",
+        f"trial {frozen.number} is recorded as failed (interrupted) and queued again; "
+        if frozen is not None and INTERRUPTED in frozen.user_attrs
+        else "",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import lightning as L
 import optuna
 from omegaconf import DictConfig
 from optuna_integration import PyTorchLightningPruningCallback
 
 from tsr.tensorboard import log_hparams
+
+log = logging.getLogger(__name__)
 
 
 class TrialPruning(PyTorchLightningPruningCallback):
@@ -21,6 +25,16 @@ class TrialPruning(PyTorchLightningPruningCallback):
         self.cfg = cfg
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        score = trainer.callback_metrics.get(self.monitor)
+        if not trainer.sanity_checking and score is not None:
+            log.info(
+                "trial %d epoch %d/%d: %s %.4f",
+                self._trial.number,
+                pl_module.current_epoch + 1,
+                trainer.max_epochs,
+                self.monitor,
+                float(score),
+            )
         try:
             super().on_validation_end(trainer, pl_module)
         except optuna.TrialPruned:

@@ -122,29 +122,32 @@ def _int(value: Any, name: str, minimum: int) -> int:
 
 
 def make_sampler(settings: SweepSettings, trials_so_far: int = 0) -> optuna.samplers.BaseSampler:
-    """The configured sampler. Its seed is offset by the worker index and by the trials the
-    study already holds, so workers that share a study, and a continued study, do not draw
-    the points drawn before; a new single-worker sweep is reproducible from its seed."""
-    options = dict(settings.sampler)
-    name = options.pop("name")
-    if options.get("seed") is not None:
-        options["seed"] = int(options["seed"]) + 100_003 * settings.worker + trials_so_far
+    """The configured sampler, with the options under `sweep.sampler.<name>`. Its seed is
+    offset by the worker index and by the trials the study already holds, so workers that
+    share a study, and a continued study, do not draw the points drawn before; a new
+    single-worker sweep is reproducible from its seed."""
+    name = settings.sampler["name"]
+    options = dict(settings.sampler.get(name) or {})
+    seed = settings.sampler.get("seed")
+    if seed is not None:
+        options["seed"] = int(seed) + 100_003 * settings.worker + trials_so_far
     try:
         return SAMPLERS[name](**options)
     except TypeError as exc:
-        raise ConfigError(f"sweep.sampler: {exc}") from exc
+        raise ConfigError(f"sweep.sampler.{name}: {exc}") from exc
 
 
 def make_pruner(settings: SweepSettings, max_epochs: int) -> optuna.pruners.BasePruner:
-    options = dict(settings.pruner)
-    name = options.pop("name")
+    """The configured pruner, with the options under `sweep.pruner.<name>`."""
+    name = settings.pruner["name"]
+    options = dict(settings.pruner.get(name) or {})
     if name == "hyperband":
         options.setdefault("min_resource", 1)
         options.setdefault("max_resource", max(1, max_epochs))
     try:
         return PRUNERS[name](**options)
     except TypeError as exc:
-        raise ConfigError(f"sweep.pruner: {exc}") from exc
+        raise ConfigError(f"sweep.pruner.{name}: {exc}") from exc
 
 
 def storage_url(settings: SweepSettings, sweep_dir: Path) -> str:

@@ -1,0 +1,250 @@
+"""`python -m tsr.sweep`: real (tiny) trials on GTSRB, resume, failures, pruning, Ctrl-C,
+and two workers sharing a PostgreSQL study."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from tsr.sweep import main
+from tsr.sweeps.study import ERROR, INTERRUPTED, counts_toward_budget
+
+from .conftest import REPO
+
+# a trial: 2 epochs of 4 batches, validation on 2 batches
+TINY = ["trainer.max_epochs=2", "+trainer.limit_train_batches=4", "+trainer.limit_val_batches=2"]
+
+
+def sweep_args(tmp_path: Path, cache_dir: Path, mirror: Path, study: str, *extra: str) -> list:
+    return [
+        f"sweep.study_name={study}",
+        f"paths.data_dir={cache_dir}",
+        f"paths.log_dir={tmp_path / 'logs'}",
+        f"data.mirror={mirror}",
+        *TINY,
+        *extra,
+    ]
+
+
+def run_sweep(*args: str) -> int:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    return exit_info.value.code
+
+
+def load(tmp_path: Path, study: str) -> optuna.Study:
+    db = tmp_path / "logs" / "sweeps" / study / "study.db"
+    return optuna.load_study(study_name=study, storage=f"sqlite:///{db}")
+
+
+def test_sweep_runs_summarizes_and_continues(tmp_path: Path, cache_dir, mirror) -> None:
+    args = sweep_args(tmp_path, cache_dir, mirror, "resume")
+    assert run_sweep(*args, "sweep.n_trials=3") == 0
+    sweep_dir = tmp_path / "logs" / "sweeps" / "resume"
+    summary = json.loads((sweep_dir / "summary.json").read_text())
+    assert summary["states"] == {"COMPLETE": 3}
+    assert len(summary["top"]) == 3 and set(summary["importances"]) == {
+        "lr",
+        "dropout",
+        "data_type",
+        "min_per_class",
+    }
+    # trial 0 is the enqueued seed-writeup point
+    first = load(tmp_path, "resume").trials[0]
+    assert first.params == {
+        "lr": 8.5e-4,
+        "dropout": 0.33,
+        "data_type": "rgb",
+        "min_per_class": 3000,
+    }
+    # every trial's TensorBoard run is named by its number and holds its hparams
+    for number in range(3):
+        run_dir = tmp_path / "logs" / "tb" / "sweeps" / "resume" / f"trial_{number:04d}"
+        events = b"".join(p.read_bytes() for p in run_dir.glob("events.out.tfevents*"))
+        assert b"hp/val_acc_best" in events and b"optimizer.lr" in events
+
+    # the same command with a larger budget continues the study: nothing repeated
+    assert run_sweep(*args, "sweep.n_trials=5") == 0
+    trials = load(tmp_path, "resume").trials
+    assert [t.number for t in trials] == [0, 1, 2, 3, 4]
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    points = {tuple(sorted(t.params.items())) for t in trials}
+    assert len(points) == 5
+    # at the budget already: runs nothing more
+    assert run_sweep(*args, "sweep.n_trials=5") == 0
+    assert len(load(tmp_path, "resume").trials) == 5
+
+    # the best override file is a training command for the winner
+    best = json.loads((sweep_dir / "summary.json").read_text())["best"]
+    overrides = (sweep_dir / "best_overrides.txt").read_text().split()
+    assert f"data.preprocessing={best['params']['data_type']}" in overrides
+    assert f"model.optimizer.lr={best['params']['lr']!r}" in overrides
+    from hydra import compose, initialize_config_dir
+
+    from .conftest import CONF_DIR
+
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=overrides)
+    assert cfg.data.min_per_class == best["params"]["min_per_class"]
+    assert cfg.trainer.max_epochs == 2 and cfg.test is False
+
+
+def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, cache_dir, mirror) -> None:
+    args = sweep_args(
+        tmp_path,
+        cache_dir,
+        mirror,
+        "failing",
+        "sweep.n_trials=2",
+        "sweep.enqueue=[{dropout: 1.5}]",  # out of range: the model refuses it
+    )
+    assert run_sweep(*args) == 0
+    trials = load(tmp_path, "failing").trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
+    assert "dropout=1.5 must lie in [0, 1)" in trials[0].user_attrs[ERROR]
+    assert all(counts_toward_budget(t) for t in trials)
+    summary = json.loads((tmp_path / "logs/sweeps/failing/summary.json").read_text())
+    assert summary["failed"][0]["number"] == 0
+    assert summary["best"]["number"] == 1
+
+
+def test_the_pruner_stops_a_bad_trial(tmp_path: Path, cache_dir, mirror) -> None:
+    args = sweep_args(
+        tmp_path,
+        cache_dir,
+        mirror,
+        "pruning",
+        "sweep.n_trials=2",
+        "trainer.max_epochs=4",
+        "++trainer.limit_train_batches=12",
+        "data.preprocessing=gray",
+        "sweep.params.dropout=null",
+        "sweep.params.data_type=null",
+        "sweep.params.min_per_class=null",
+        "sweep.pruner.median.n_startup_trials=1",
+        "sweep.pruner.median.n_warmup_steps=0",
+        # a learning rate that trains, then one that cannot move the weights
+        "sweep.enqueue=[{lr: 0.003}, {lr: 1.0e-9}]",
+    )
+    assert run_sweep(*args) == 0
+    good, bad = load(tmp_path, "pruning").trials
+    assert good.state == TrialState.COMPLETE and good.value > 0.1  # chance: 1/43
+    assert bad.state == TrialState.PRUNED
+    assert bad.user_attrs["epochs"] < 4
+    assert max(bad.intermediate_values.values()) < good.intermediate_values[0]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("sweep.params.lr.low=-1", "log-scale range needs low > 0"),
+        ("sweep.pruner.name=oracle", "valid choices: median, hyperband, percentile, none"),
+        ("+sweep.n_trails=3", "unknown sweep key(s) n_trails"),
+        ("sweep.params.data_type.choices=[gray,sepia]", "valid choices: rgb, gray"),
+        ("sweep.params.lr.path=model.optimiser.lr", "sweep.params"),
+        ("sweep=nonexistent", "nonexistent"),
+    ],
+)
+def test_bad_sweep_configs_fail_before_any_trial(tmp_path: Path, override, message, capsys):
+    args = sweep_args(tmp_path, tmp_path / "data", tmp_path / "no-mirror", "bad", override)
+    assert run_sweep(*args) == 2
+    assert message in capsys.readouterr().out
+    assert not (tmp_path / "data").exists()
+    assert not (tmp_path / "logs" / "sweeps" / "bad" / "study.db").exists()
+
+
+def _sweep_cli(tmp_path: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tsr.sweep", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_a_consistent_study_that_continues(tmp_path, cache_dir, mirror) -> None:
+    args = sweep_args(
+        tmp_path,
+        cache_dir,
+        mirror,
+        "interrupt",
+        "sweep.n_trials=2",
+        "sweep.enqueue=[]",
+        "data.preprocessing=gray",
+        "sweep.params.data_type=null",
+        "sweep.params.min_per_class=null",
+    )
+    process = _sweep_cli(tmp_path, *args, "trainer.max_epochs=200")  # long: to interrupt
+    output = ""
+    deadline = time.monotonic() + 120
+    for line in process.stdout:  # wait until trial 0 trains
+        output += line
+        if "trial 0 epoch 2/" in line or time.monotonic() > deadline:
+            break
+    process.send_signal(signal.SIGINT)
+    output += process.communicate(timeout=120)[0]
+    assert process.returncode == 130, output[-3000:]
+    assert "Traceback" not in output
+    trials = load(tmp_path, "interrupt").trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
+    assert trials[0].user_attrs[INTERRUPTED] is True
+    assert trials[1].system_attrs["fixed_params"] == trials[0].params  # queued again
+    assert not any(counts_toward_budget(t) for t in trials)
+
+    # rerun (shorter trials): the interrupted point runs first, the budget is met exactly
+    process = _sweep_cli(tmp_path, *args)
+    output = process.communicate(timeout=300)[0]
+    assert process.returncode == 0, output[-3000:]
+    trials = load(tmp_path, "interrupt").trials
+    assert [t.state for t in trials[1:]] == [TrialState.COMPLETE, TrialState.COMPLETE]
+    assert trials[1].params == trials[0].params
+    assert sum(counts_toward_budget(t) for t in trials) == 2
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_postgresql_study(tmp_path: Path, cache_dir, mirror) -> None:
+    url = os.environ.get("TSR_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("TSR_REQUIRE_POSTGRES"):
+            pytest.fail("TSR_REQUIRE_POSTGRES is set but TSR_TEST_POSTGRES_URL is not")
+        pytest.skip("set TSR_TEST_POSTGRES_URL (.ci/postgres starts a server)")
+    study_name = f"two-workers-{os.getpid()}-{time.time_ns()}"
+    n_trials = 6
+    args = sweep_args(
+        tmp_path,
+        cache_dir,
+        mirror,
+        study_name,
+        f"sweep.storage={url}",
+        f"sweep.n_trials={n_trials}",
+        "sweep.enqueue=[]",
+        "sweep.pruner.name=none",
+        "data.preprocessing=gray",
+        "sweep.params.data_type=null",
+    )
+    workers = [_sweep_cli(tmp_path, *args, f"sweep.worker={i}") for i in range(2)]
+    outputs = [w.communicate(timeout=600)[0] for w in workers]
+    for worker, output in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, output[-3000:]
+    # both took part, and together ran exactly the budget
+    ran = [output.count("finished with value") for output in outputs]
+    assert min(ran) >= 1 and sum(ran) == n_trials, ran
+    study = optuna.load_study(study_name=study_name, storage=url)
+    finished = [t for t in study.trials if counts_toward_budget(t)]
+    assert len(finished) == n_trials
+    assert all(t.state == TrialState.COMPLETE for t in finished)
+    assert len({t.number for t in finished}) == n_trials
+    assert len({tuple(sorted(t.params.items())) for t in finished}) == n_trials
+    assert not [t for t in study.trials if t.state == TrialState.RUNNING]
