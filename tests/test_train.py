@@ -12,7 +12,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from tsr.errors import ConfigError
+from tsr.errors import ConfigError, TrainingDiverged
 from tsr.train import build, train
 
 from .conftest import CONF_DIR, REPO
@@ -183,3 +183,21 @@ def test_end_to_end_training_learns(tmp_path: Path, cache_dir: Path, mirror: Pat
     assert metrics["test/acc"] > 0.75, metrics
     assert metrics["val/acc_best"] > 0.75, metrics
     assert "test/acc" in result.stdout
+
+
+def test_a_diverging_run_stops_with_a_clear_error(tmp_path: Path, cache_dir, mirror) -> None:
+    """A learning rate far too high: the loss turns NaN/inf and the run names the fix."""
+    cfg = compose_train(
+        tmp_path,
+        cache_dir,
+        mirror,
+        "trainer.max_epochs=3",
+        "+trainer.limit_train_batches=10",
+        "+trainer.limit_val_batches=1",
+        "data.preprocessing=gray",
+        "model.optimizer.name=sgd",
+        "model.optimizer.lr=1e12",
+        "logger=none",
+    )
+    with pytest.raises(TrainingDiverged, match=r"NaN or infinite in epoch 0: lower model.optimizer"):
+        train(cfg)

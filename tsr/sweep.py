@@ -67,6 +67,9 @@ def split_args(argv: Sequence[str]) -> tuple[str, list[str], list[str]]:
     command = "run"
     sweep, training = [], []
     for arg in argv:
+        if arg in ("-h", "--help"):
+            print(__doc__)
+            sys.exit(0)
         if arg in COMMANDS:
             command = arg
         elif arg.startswith(SWEEP_KEYS):
