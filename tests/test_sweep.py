@@ -162,14 +162,17 @@ def test_bad_sweep_configs_fail_before_any_trial(tmp_path: Path, override, messa
     assert not (tmp_path / "logs" / "sweeps" / "bad" / "study.db").exists()
 
 
-def _sweep_cli(tmp_path: Path, *args: str) -> subprocess.Popen:
+def _sweep_cli(tmp_path: Path, *args: str, threads: int | None = None) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if threads:  # workers sharing a small machine: one thread each, no oversubscription
+        env["OMP_NUM_THREADS"] = str(threads)
     return subprocess.Popen(
         [sys.executable, "-m", "tsr.sweep", *args],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env=env,
     )
 
 
@@ -234,7 +237,7 @@ def test_two_workers_share_one_postgresql_study(tmp_path: Path, cache_dir, mirro
         "data.preprocessing=gray",
         "sweep.params.data_type=null",
     )
-    workers = [_sweep_cli(tmp_path, *args, f"sweep.worker={i}") for i in range(2)]
+    workers = [_sweep_cli(tmp_path, *args, f"sweep.worker={i}", threads=1) for i in range(2)]
     outputs = [w.communicate(timeout=600)[0] for w in workers]
     for worker, output in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, output[-3000:]
