@@ -58,6 +58,8 @@ def test_sweep_runs_summarizes_and_continues(tmp_path: Path, cache_dir, mirror) 
         "data_type",
         "min_per_class",
     }
+    assert set(summary["by_choice"]) == {"data_type", "min_per_class"}
+    assert sum(row["trials"] for row in summary["by_choice"]["data_type"]) == 3
     # trial 0 is the enqueued seed-writeup point
     first = load(tmp_path, "resume").trials[0]
     assert first.params == {

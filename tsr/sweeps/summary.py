@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import statistics
 import tempfile
 import warnings
 from pathlib import Path
@@ -69,6 +70,33 @@ def importances(study: optuna.Study) -> dict[str, float]:
         return {}
 
 
+def by_choice(ranked: list[FrozenTrial], settings: SweepSettings) -> dict[str, list[dict]]:
+    """For each categorical parameter: per choice, how many trials, the best and the median
+    result (complete and pruned trials; a pruned trial counts with what it reached)."""
+    table: dict[str, list[dict]] = {}
+    for param in settings.params:
+        if param.type != "categorical":
+            continue
+        rows = []
+        for choice in param.choices:
+            values = sorted(
+                _value(t, settings.metric) for t in ranked if t.params.get(param.name) == choice
+            )
+            if not values:
+                continue
+            best = values[-1] if settings.direction == "maximize" else values[0]
+            rows.append(
+                {
+                    "choice": choice,
+                    "trials": len(values),
+                    "best": best,
+                    "median": statistics.median(values),
+                }
+            )
+        table[param.name] = rows
+    return table
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3g}"
@@ -90,6 +118,7 @@ def summarize(study: optuna.Study, settings: SweepSettings, sweep_dir: Path) -> 
         "best": None,
         "top": [],
         "importances": importances(study),
+        "by_choice": by_choice(ranked, settings),
         "failed": [
             {"number": t.number, "params": t.params, "error": t.user_attrs[ERROR]}
             for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
@@ -155,6 +184,16 @@ def markdown(summary: dict[str, Any], names: list[str], sweep_dir: Path) -> str:
         lines += ["Parameter importances (PED-ANOVA, complete trials):", ""]
         lines += ["| parameter | importance |", "|---|---|"]
         lines += [f"| {k} | {v:.3f} |" for k, v in summary["importances"].items()]
+        lines.append("")
+    for name, rows in summary["by_choice"].items():
+        if len(rows) < 2:
+            continue
+        lines += [f"By {name} (complete and pruned trials):", ""]
+        lines += [f"| {name} | trials | best {metric} | median |", "|---|---|---|---|"]
+        lines += [
+            f"| {row['choice']} | {row['trials']} | {row['best']:.4f} | {row['median']:.4f} |"
+            for row in rows
+        ]
         lines.append("")
     if summary["failed"]:
         lines += ["Failed trials:", ""]
