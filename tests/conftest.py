@@ -99,3 +99,61 @@ def mini_mirror(mini_mirror_template: Path, tmp_path: Path) -> Path:
     for path in mini_mirror_template.iterdir():
         (dest / path.name).write_bytes(path.read_bytes())
     return dest
+
+
+# --- trained checkpoint and raw test images (tsr.evaluate, tsr.predict, tsr.export) ---
+
+TINY_DATA_TYPE = "clahe"
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, mirror: Path) -> dict:
+    """A LeNet trained a few batches by `tsr.train.train` with the default callbacks, as a
+    user's run writes it; its metrics (test/acc of the best checkpoint) and checkpoint."""
+    from hydra import compose, initialize_config_dir
+
+    from tsr.train import train
+
+    folder = tmp_path_factory.mktemp("tiny-run")
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=[
+                f"paths.data_dir={cache_dir}",
+                f"paths.output_dir={folder / 'run'}",
+                f"paths.log_dir={folder / 'logs'}",
+                f"data.mirror={mirror}",
+                f"data.preprocessing={TINY_DATA_TYPE}",
+                "data.jitter.enabled=false",
+                "trainer.max_epochs=1",
+                "+trainer.limit_train_batches=40",
+                "+trainer.limit_val_batches=2",
+                "trainer.enable_progress_bar=false",
+                "trainer.enable_model_summary=false",
+                "logger=none",
+            ],
+        )
+    metrics = train(cfg, show_summary=False)
+    return {**metrics, "checkpoint": Path(metrics["best_checkpoint"])}
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_run: dict) -> Path:
+    return tiny_run["checkpoint"]
+
+
+@pytest.fixture(scope="session")
+def raw_test_images(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> list[tuple]:
+    """The first 64 official test images as the archive holds them (.ppm files in a folder),
+    with their index in the test set and their label: (path, index, label)."""
+    folder = tmp_path_factory.mktemp("raw-test-images")
+    with zipfile.ZipFile(mirror / TEST_LABELS_ARCHIVE) as labels_zip:
+        rows = labels_zip.read(TEST_LABELS_CSV).decode().splitlines()[1:65]
+    out = []
+    with zipfile.ZipFile(mirror / TEST_ARCHIVE) as test_zip:
+        for index, row in enumerate(rows):
+            name, *_, label = row.split(";")
+            path = folder / name
+            path.write_bytes(test_zip.read(f"{TEST_DIR}/{name}"))
+            out.append((path, index, int(label)))
+    return out

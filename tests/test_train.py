@@ -199,5 +199,7 @@ def test_a_diverging_run_stops_with_a_clear_error(tmp_path: Path, cache_dir, mir
         "model.optimizer.lr=1e12",
         "logger=none",
     )
-    with pytest.raises(TrainingDiverged, match=r"NaN or infinite in epoch 0: lower model.optimizer"):
+    with pytest.raises(
+        TrainingDiverged, match=r"NaN or infinite in epoch 0: lower model.optimizer"
+    ):
         train(cfg)

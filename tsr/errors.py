@@ -18,3 +18,11 @@ class DataError(TsrError):
 
 class TrainingDiverged(TsrError):
     """The training loss became NaN or infinite (too high a learning rate, bad data)."""
+
+
+class CheckpointError(TsrError):
+    """A checkpoint is missing, damaged, unsafe or not one `python -m tsr.train` wrote."""
+
+
+class ImageReadError(TsrError):
+    """One input image cannot be classified (unreadable, not an image, truncated, too large)."""

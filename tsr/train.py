@@ -59,6 +59,7 @@ def build(
             num_classes=datamodule.num_classes,
             class_names=list(datamodule.class_names),
             image_size=datamodule.image_size,
+            data_type=datamodule.preprocessing,
             _convert_="all",
         )
         trainer = instantiate(

@@ -97,6 +97,12 @@ def _decode(archive: zipfile.ZipFile, member: str, archive_path: Path, size: int
             f"{archive_path}: {member} is not a readable image. "
             "Delete the archive and fetch it again."
         )
+    return resize_image(image, size)
+
+
+def resize_image(image: np.ndarray, size: int) -> np.ndarray:
+    """The whole image to size x size (INTER_AREA), as every training image was resized;
+    `tsr.predict` resizes new images with this too."""
     if image.shape[:2] != (size, size):
         image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     return image

@@ -18,6 +18,7 @@ from torch import nn
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from tsr.data.preprocessing import num_channels
 from tsr.errors import ConfigError
 from tsr.models.optim import build_optimizer, build_scheduler, check_optimizer, check_scheduler
 from tsr.models.registry import create_model
@@ -40,10 +41,14 @@ class SignClassifier(L.LightningModule):
         name: str | None = None,
         channels_last: bool = True,
         label_smoothing: float = 0.0,
+        data_type: str | None = None,
     ) -> None:
         """`name`: the model's config name (e.g. multiscale_small), shown in logs and hparams.
         `label_smoothing`: of the training loss only (val and test losses stay plain
         cross-entropy, comparable across runs).
+        `data_type`: the data.preprocessing the inputs get (rgb, gray, ...); saved so that
+        `tsr.evaluate` and `tsr.predict` preprocess new images as in training (None in
+        checkpoints written before tsr recorded it).
         `channels_last`: NHWC activations; measured on the 2-core CPU: inception 55 -> 34 s,
         resnet 35 -> 25 s, multiscale 70 -> 57 s per epoch (forward and backward)."""
         super().__init__()
@@ -55,6 +60,11 @@ class SignClassifier(L.LightningModule):
         if not isinstance(label_smoothing, int | float) or not 0 <= label_smoothing < 1:
             raise ConfigError(f"model.label_smoothing={label_smoothing!r} must lie in [0, 1)")
         self.label_smoothing = float(label_smoothing)
+        if data_type is not None and num_channels(data_type) != in_channels:
+            raise ConfigError(
+                f"data type {data_type!r} has {num_channels(data_type)} channel(s), "
+                f"the model {in_channels}"
+            )
         # A spatial transformer (or nothing) in front of the backbone.
         self.stn = SpatialTransformer(in_channels, image_size) if stn else nn.Identity()
         self.backbone = create_model(

@@ -1,0 +1,97 @@
+"""`python -m tsr.evaluate`: the checkpoint's official test accuracy (as Lightning's test
+loop measured it), consistent per-class metrics, the figures and report; clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+from PIL import Image
+
+from tsr.evaluate import evaluate
+
+from .conftest import CONF_DIR, REPO
+
+
+def compose_evaluate(tmp_path: Path, cache_dir: Path, mirror: Path, *overrides: str) -> DictConfig:
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose(
+            "evaluate",
+            overrides=[
+                f"data_dir={cache_dir}",
+                f"mirror={mirror}",
+                f"output_dir={tmp_path / 'out'}",
+                "device=cpu",
+                *overrides,
+            ],
+        )
+
+
+def test_evaluate_reports_the_test_accuracy_lightning_measured(
+    tmp_path: Path, cache_dir: Path, mirror: Path, tiny_run: dict, gtsrb
+):
+    cfg = compose_evaluate(tmp_path, cache_dir, mirror, f"ckpt={tiny_run['checkpoint']}")
+    report = evaluate(cfg)
+    assert report["images"] == 12_630
+    assert report["accuracy"] == pytest.approx(tiny_run["test/acc"], abs=1e-6)
+    assert report["loss"] == pytest.approx(tiny_run["test/loss"], rel=0.02)  # batch-mean there
+    assert report["data_type"] == "clahe" and report["model"] == "lenet"
+    matrix = np.array(report["confusion_matrix"])
+    assert matrix.sum() == 12_630 and np.trace(matrix) / 12_630 == pytest.approx(report["accuracy"])
+    per_class = report["per_class"]
+    assert [r["support"] for r in per_class] == np.bincount(
+        gtsrb.test.labels, minlength=43
+    ).tolist()
+    for r in per_class:
+        i = r["class_id"]
+        assert r["recall"] == pytest.approx(matrix[i, i] / matrix[i].sum())
+        if matrix[:, i].sum():
+            assert r["precision"] == pytest.approx(matrix[i, i] / matrix[:, i].sum())
+    assert report["macro"]["recall"] == pytest.approx(np.mean([r["recall"] for r in per_class]))
+    assert report["macro"]["f1"] == pytest.approx(np.mean([r["f1"] for r in per_class]))
+    mistakes = report["worst_mistakes"]
+    assert len(mistakes) == 25
+    assert all(m["true"] != m["predicted"] for m in mistakes)
+    confidences = [m["confidence"] for m in mistakes]
+    assert confidences == sorted(confidences, reverse=True)
+    assert all(gtsrb.test.labels[m["test_index"]] == m["true"] for m in mistakes)
+    out = tmp_path / "out"
+    assert json.loads((out / "report.json").read_text())["accuracy"] == report["accuracy"]
+    assert len((out / "per_class.csv").read_text().splitlines()) == 44
+    for name in ("confusion_matrix.png", "per_class_recall.png", "worst_mistakes.png"):
+        with Image.open(out / name) as image:
+            assert image.format == "PNG" and min(image.size) > 400, name
+
+
+def _run_cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tsr.evaluate", *overrides],
+        cwd=REPO,
+        env={**os.environ, "TSR_ROOT": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_cli_reports_a_bad_checkpoint_in_one_line(tmp_path: Path):
+    """(Every kind of bad checkpoint is covered in-process by test_checkpoint.py.)"""
+    result = _run_cli(tmp_path, f"ckpt={_foreign(tmp_path)}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-2000:]
+    assert "is not a tsr checkpoint" in output and "Traceback" not in output
+    assert len([line for line in output.splitlines() if "ERROR" in line]) == 1
+
+
+def _foreign(folder: Path) -> Path:
+    path = folder / "model.pt"
+    torch.save({"weights": torch.zeros(2)}, path)
+    return path

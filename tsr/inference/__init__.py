@@ -1,0 +1,1 @@
+"""Using trained checkpoints: safe loading, reading new images, metrics, export."""

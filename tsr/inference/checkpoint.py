@@ -1,0 +1,231 @@
+"""Load a tsr checkpoint safely and rebuild the classifier with everything it needs.
+
+A checkpoint is a pickle: loading one with plain `torch.load` can run any code its
+author chose. tsr only ever loads with `weights_only=True` (tensors, numbers,
+strings, lists and dicts; nothing is imported or called), then checks that the file
+has the layout `python -m tsr.train` writes before building a `SignClassifier`
+from its hyper-parameters and loading its weights strictly.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import math
+import os
+import pickle
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tsr.data.preprocessing import DATA_TYPES, check_data_type, num_channels
+from tsr.errors import CheckpointError, ConfigError, TsrError
+from tsr.models.module import SignClassifier
+
+log = logging.getLogger(__name__)
+
+HOW_TO_GET_ONE = (
+    "use a checkpoint written by `python -m tsr.train` "
+    "(logs/runs/<date-time>/checkpoints/*.ckpt), or train one"
+)
+# The hyper-parameters without which the model cannot be rebuilt or its answers named.
+REQUIRED_HPARAMS = ("backbone", "in_channels", "num_classes", "class_names", "image_size")
+_ACCEPTED = frozenset(inspect.signature(SignClassifier.__init__).parameters) - {"self"}
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A trained model in eval mode on its device, with what its inputs need."""
+
+    model: SignClassifier
+    data_type: str
+    image_size: int
+    class_names: tuple[str, ...]
+    path: Path
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.input_mean.device
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.model.hparams.in_channels)
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """`auto` (or None): CUDA when present, else CPU; otherwise any torch device name."""
+    if name in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(f"device={name!r} is not a device; use auto, cpu or cuda") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={name!r}, but CUDA is not available here; use device=auto")
+    return device
+
+
+def _read(path: Path) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # weights_only refused a class or function: the file wants to import or run code.
+        named = re.search(r"GLOBAL (\S+)", str(exc))
+        detail = f" (it references {named.group(1)})" if named else ""
+        raise CheckpointError(
+            f"{path} holds Python objects that a tsr checkpoint never has{detail}; refusing "
+            f"to unpickle it. It was written by another program or tampered with: "
+            f"{HOW_TO_GET_ONE}."
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{path} is not a readable PyTorch checkpoint ({reason}): it is damaged, "
+            f"truncated or not a checkpoint at all; {HOW_TO_GET_ONE}."
+        ) from None
+
+
+def _check_layout(path: Path, payload: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    not_tsr = f"{path} is not a tsr checkpoint"
+    if not isinstance(payload, Mapping):
+        raise CheckpointError(f"{not_tsr} (it holds a {type(payload).__name__}); {HOW_TO_GET_ONE}.")
+    state = payload.get("state_dict")
+    hparams = payload.get("hyper_parameters")
+    if not isinstance(state, Mapping) or not isinstance(hparams, Mapping):
+        raise CheckpointError(
+            f"{not_tsr} (no Lightning state_dict and hyper_parameters); {HOW_TO_GET_ONE}."
+        )
+    missing = [key for key in REQUIRED_HPARAMS if key not in hparams]
+    if missing:
+        raise CheckpointError(
+            f"{not_tsr} (hyper-parameters lack {', '.join(missing)}); {HOW_TO_GET_ONE}."
+        )
+    if not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{not_tsr} (its state_dict holds non-tensors); {HOW_TO_GET_ONE}.")
+    names = hparams["class_names"]
+    if (
+        not isinstance(names, list | tuple)
+        or not all(isinstance(n, str) for n in names)
+        or len(names) != hparams["num_classes"]
+    ):
+        raise CheckpointError(
+            f"{path} is damaged: its class_names do not name its {hparams['num_classes']} "
+            f"classes; {HOW_TO_GET_ONE}."
+        )
+    unknown = sorted(set(hparams) - _ACCEPTED)
+    if unknown:
+        log.warning("%s: ignoring unknown hyper-parameters %s", path, ", ".join(unknown))
+    return {k: v for k, v in hparams.items() if k in _ACCEPTED}, dict(state)
+
+
+def _run_data_type(path: Path) -> str | None:
+    """The data type recorded in the run folder of a checkpoint (its .hydra/config.yaml or
+    metrics.json, as `tsr.train` and sweep trials write them); for the error hint only."""
+    run = path.resolve().parent.parent
+    try:
+        if (run / "metrics.json").is_file():
+            value = json.loads((run / "metrics.json").read_text()).get("preprocessing")
+        elif (run / ".hydra" / "config.yaml").is_file():
+            from omegaconf import OmegaConf
+
+            value = OmegaConf.select(
+                OmegaConf.load(run / ".hydra" / "config.yaml"), "data.preprocessing"
+            )
+        else:
+            return None
+    except Exception:
+        return None
+    return value if value in DATA_TYPES else None
+
+
+def _data_type(path: Path, recorded: str | None, override: str | None, channels: int) -> str:
+    if override is not None:
+        check_data_type(override)
+        if recorded is not None and recorded != override:
+            raise ConfigError(
+                f"data_type={override} contradicts the checkpoint, trained on {recorded}: "
+                "drop data_type= (the checkpoint's is used)"
+            )
+    data_type = recorded or override
+    if data_type is None:
+        hint = _run_data_type(path)
+        raise CheckpointError(
+            f"{path} does not record its data type (written before tsr saved it): pass "
+            f"data_type={hint or '<' + '|'.join(DATA_TYPES) + '>'} "
+            + ("(as its run folder records)" if hint else "(its run's data.preprocessing)")
+            + ", or retrain"
+        )
+    if data_type not in DATA_TYPES:
+        raise CheckpointError(f"{path} is damaged: unknown data type {data_type!r}.")
+    if num_channels(data_type) != channels:
+        raise ConfigError(
+            f"data_type={data_type} gives {num_channels(data_type)}-channel images but the "
+            f"checkpoint's model takes {channels}; pass the data type it was trained with"
+        )
+    return data_type
+
+
+def load_classifier(
+    path: str | os.PathLike | None, device: str | None = "auto", data_type: str | None = None
+) -> Classifier:
+    """The checkpoint's classifier in eval mode on `device`. `data_type` is needed only for
+    checkpoints that do not record it. Raises CheckpointError / ConfigError, never unpickles
+    arbitrary objects."""
+    if path in (None, ""):
+        raise ConfigError(
+            "no checkpoint given: pass ckpt=<path to a .ckpt file> "
+            "(e.g. ckpt=logs/runs/<date-time>/checkpoints/last.ckpt)"
+        )
+    path = Path(path)
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.ckpt"))
+        hint = f" (it holds {', '.join(found[:5])})" if found else ""
+        raise ConfigError(f"ckpt={path} is a folder{hint}; pass one .ckpt file in it")
+    if not path.is_file():
+        raise ConfigError(f"ckpt={path} does not exist; {HOW_TO_GET_ONE}")
+    target = resolve_device(device)
+    hparams, state = _check_layout(path, _read(path))
+    hparams["data_type"] = _data_type(
+        path, hparams.get("data_type"), data_type, hparams["in_channels"]
+    )
+    try:
+        model = SignClassifier(**hparams)
+    except (TsrError, TypeError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path}: its hyper-parameters do not build a tsr model ({exc}); it comes from "
+            f"another tsr version or was edited; {HOW_TO_GET_ONE}."
+        ) from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        reason = " ".join(str(exc).split())[:300]
+        raise CheckpointError(
+            f"{path}: its weights do not fit its model ({reason}); the file is damaged or "
+            f"edited; {HOW_TO_GET_ONE}."
+        ) from None
+    bad = [
+        name
+        for name, value in state.items()
+        if value.is_floating_point() and not torch.isfinite(value).all()
+    ]
+    if bad:
+        raise CheckpointError(
+            f"{path}: weights {', '.join(bad[:3])} hold NaN or infinity (a diverged or damaged "
+            f"run); {HOW_TO_GET_ONE}."
+        )
+    if not (model.input_std > 0).all() or not math.isfinite(float(model.input_mean.sum())):
+        raise CheckpointError(f"{path}: its input statistics are invalid; {HOW_TO_GET_ONE}.")
+    model.eval().to(target)
+    return Classifier(
+        model=model,
+        data_type=hparams["data_type"],
+        image_size=int(hparams["image_size"]),
+        class_names=tuple(hparams["class_names"]),
+        path=path,
+    )

@@ -1,0 +1,120 @@
+"""Read any common image file into the RGB uint8 array the training pipeline starts from.
+
+JPEG, PNG, BMP, PPM/PGM, GIF (first frame), TIFF, WebP; palette, grayscale, RGBA
+(composited on white), 16-bit; the EXIF orientation is applied. Each failure is an
+`ImageReadError` naming the file and the reason, so one bad file never stops a batch.
+The declared size is checked from the header before any pixel is decoded, so a tiny
+file that claims 100000 x 100000 pixels (a decompression bomb) is refused cheaply.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from tsr.data.gtsrb import resize_image
+from tsr.data.opencv import cv2
+from tsr.data.preprocessing import preprocess
+from tsr.errors import ImageReadError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_PIXELS = 100_000_000  # a 100-megapixel photo decodes to 300 MB of RGB
+_WHITE = (255, 255, 255, 255)
+
+
+@contextmanager
+def _pixel_limit_off() -> Iterator[None]:
+    """Pillow's own bomb check (a warning, or an error at 2x its limit) runs in `open`;
+    tsr checks the declared size itself against `max_pixels`, with its own message."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    """Any Pillow mode -> (H, W, 3) uint8 RGB."""
+    mode = image.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        # 16-bit files arrive as I;16 or I (0..65535); float ones as F (0..1 or 0..255)
+        top = 65535.0 if mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
+        if mode == "F" and values.max(initial=0) <= 1.0:
+            top = 1.0
+        gray = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, _WHITE)
+        image = Image.alpha_composite(background, rgba)
+    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+
+
+def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """The file as (H, W, 3) uint8 RGB, upright. Raises ImageReadError with the reason."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise ImageReadError(f"{path}: is a folder, not an image")
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ImageReadError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if size == 0:
+        raise ImageReadError(f"{path}: empty file (0 bytes), not an image")
+    try:
+        with _pixel_limit_off(), Image.open(path) as image:
+            width, height = image.size
+            if width < 1 or height < 1:
+                raise ImageReadError(f"{path}: declares an empty {width}x{height} image")
+            if width * height > max_pixels:
+                raise ImageReadError(
+                    f"{path}: declares {width}x{height} pixels, over the limit of "
+                    f"{max_pixels:,} (a decompression bomb, or a huge photo: crop it, or "
+                    "raise max_pixels=)"
+                )
+            image.seek(0)  # the first frame of a GIF or multi-page TIFF
+            image.load()
+            try:
+                image = ImageOps.exif_transpose(image)
+            except Exception as exc:  # a damaged EXIF block: keep the pixels as stored
+                log.warning("%s: EXIF orientation unreadable (%s); used as stored", path, exc)
+            return _to_rgb(image)
+    except ImageReadError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{path}: not an image, or a format Pillow cannot read") from None
+    except PermissionError as exc:
+        raise ImageReadError(f"{path}: cannot read it ({exc.strerror})") from None
+    except MemoryError:
+        raise ImageReadError(f"{path}: too large to decode in memory") from None
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, zlib.error...
+        reason = str(exc).strip() or type(exc).__name__
+        raise ImageReadError(f"{path}: damaged or truncated image ({reason})") from None
+
+
+def model_input(rgb: np.ndarray, image_size: int, data_type: str) -> np.ndarray:
+    """RGB (H, W, 3) uint8 -> (S, S, C) uint8 exactly as training images were made: the
+    whole image resized to S x S (INTER_AREA), then the data type's preprocessing."""
+    return preprocess(resize_image(rgb, image_size)[None], data_type)[0]
+
+
+def thumbnail(rgb: np.ndarray, max_side: int = 96) -> np.ndarray:
+    """A small copy for figures (a 4000 px photo would make a sheet needlessly heavy)."""
+    scale = max_side / max(rgb.shape[:2])
+    if scale >= 1:
+        return rgb
+    size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)

@@ -1,0 +1,74 @@
+"""Turn `inputs=` (files, folders, glob patterns) into the list of images to classify.
+
+A named file is always tried, whatever its extension (its reader decides); a folder
+contributes its image files (by extension, recursively, sorted); a pattern its
+matches. Entries that yield nothing become per-entry errors, not a failure of the run.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".pbm", ".pnm", ".gif", ".tif", ".tiff"}
+    | {".webp"}
+)
+
+
+@dataclass(frozen=True)
+class InputEntry:
+    """One image to classify (`path`), or one entry that gave none (`error`)."""
+
+    source: str
+    path: Path | None = None
+    error: str | None = None
+
+
+def _folder_images(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+    )
+
+
+def collect_inputs(inputs: str | Iterable[str] | None) -> list[InputEntry]:
+    """Every image file named by `inputs`, in order, each once; plus one error entry per
+    argument that names nothing usable."""
+    if inputs is None or inputs == "":
+        return []
+    items = [inputs] if isinstance(inputs, str | Path) else list(inputs)
+    entries: list[InputEntry] = []
+    seen: set[Path] = set()
+
+    def add(path: Path, source: str) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            entries.append(InputEntry(source, path))
+
+    for item in items:
+        text = str(item)
+        path = Path(text).expanduser()
+        if path.is_dir():
+            found = _folder_images(path)
+            if not found:
+                suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
+                entries.append(
+                    InputEntry(text, error=f"{text}: folder holds no images ({suffixes})")
+                )
+            for image in found:
+                add(image, text)
+        elif path.exists() or path.is_symlink():
+            add(path, text)
+        elif glob.has_magic(text):
+            matches = sorted(glob.glob(str(path), recursive=True))
+            if not matches:
+                entries.append(InputEntry(text, error=f"{text}: pattern matches no file"))
+            for match in map(Path, matches):
+                for image in _folder_images(match) if match.is_dir() else [match]:
+                    add(image, text)
+        else:
+            entries.append(InputEntry(text, path))  # the reader reports "no such file"
+    return entries
