@@ -6,11 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from tsr.errors import ConfigError, TrainingDiverged
 from tsr.train import build, train
@@ -92,6 +93,13 @@ def test_tiny_run_writes_metrics_checkpoints_and_logs(tmp_path: Path, cache_dir,
     assert 0.1 < saved["test/acc"] <= 1 and 0 < saved["val/acc_best"] <= 1
     assert saved["seconds_per_epoch"] > 0
     assert saved["parameters"] == 103_311 and saved["macs"] == 458_012  # LeNet-5, gray
+    # what reproduces the run: the resolved config, seed, code and package versions
+    info = json.loads((tmp_path / "run" / "run_info.json").read_text())
+    assert info["seed"] == 42 and info["packages"]["torch"] == version("torch")
+    assert info["code"]["commit"] is None or len(info["code"]["commit"]) == 40
+    config = OmegaConf.load(tmp_path / "run" / "config.yaml")
+    assert config.data.preprocessing == "gray" and config.trainer.max_epochs == 2
+    assert config.paths.output_dir == str(tmp_path / "run")  # resolved
     checkpoints = {p.name for p in (tmp_path / "run" / "checkpoints").iterdir()}
     assert "last.ckpt" in checkpoints and Path(saved["best_checkpoint"]).name in checkpoints
     assert list((tmp_path / "logs" / "tb" / "lenet" / "gray").glob("*/events.out.tfevents*"))

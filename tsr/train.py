@@ -28,6 +28,7 @@ from rich.table import Table
 
 from tsr.errors import ConfigError, TsrError
 from tsr.models.summary import format_count
+from tsr.provenance import write_provenance
 from tsr.resolvers import register_resolvers
 from tsr.tensorboard import log_hparams
 from tsr.timing import EpochTimer
@@ -99,6 +100,8 @@ def train(
     `callbacks` join the configured ones; `show_summary` prints the results table."""
     L.seed_everything(cfg.seed, workers=True)
     datamodule, model, trainer = build(cfg, callbacks)
+    output_dir = Path(cfg.paths.output_dir)
+    write_provenance(cfg, output_dir)
     cost = model.cost()
     log.info(
         "model %s%s: %s parameters, %s MACs per image (forward)",
@@ -138,7 +141,6 @@ def train(
         "best_checkpoint": best_path,
     }
     log_hparams(trainer, cfg, metrics)
-    output_dir = Path(cfg.paths.output_dir)
     _write_json_atomic(output_dir / "metrics.json", metrics)
     if show_summary:
         _print_summary(metrics, output_dir)
