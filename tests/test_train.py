@@ -169,7 +169,7 @@ def test_headline_command_runs_with_the_model_defaults(tmp_path: Path, cache_dir
     assert "model multiscale: 1.1 M parameters, 32.1 M MACs per image" in result.stdout
     (metrics_file,) = (tmp_path / "logs" / "runs").glob("*/metrics.json")
     metrics = json.loads(metrics_file.read_text())
-    assert metrics["model_config"] == "multiscale" and metrics["parameters"] == 1_098_375
+    assert metrics["model_config"] == "multiscale" and metrics["parameters"] == 1_114_359
     assert metrics["test/acc"] is not None
 
 
