@@ -132,11 +132,18 @@ def test_lenet_classic_is_the_seed_keras_variant() -> None:
 
 
 def test_multiscale_feeds_both_stages_to_the_classifier() -> None:
+    def first_linear(model: torch.nn.Module) -> torch.nn.Linear:
+        return next(m for m in model.classifier if isinstance(m, torch.nn.Linear))
+
     model = create_model("multiscale", in_channels=1, num_classes=43)
     # 108 maps of 7x7 (stage 1 pooled again) + 108 maps of 5x5 (stage 2)
-    assert model.classifier[1].in_features == 108 * 7 * 7 + 108 * 5 * 5
+    assert first_linear(model).in_features == 108 * 7 * 7 + 108 * 5 * 5
     small = create_model("multiscale", in_channels=1, num_classes=43, stage1=38, stage2=64)
-    assert small.classifier[1].in_features == 38 * 7 * 7 + 64 * 5 * 5
+    assert first_linear(small).in_features == 38 * 7 * 7 + 64 * 5 * 5
+    # feature_norm: batch norm over exactly those features, before the classifier
+    normed = create_model("multiscale", in_channels=1, num_classes=43, feature_norm=True)
+    assert isinstance(normed.classifier[0], torch.nn.BatchNorm1d)
+    assert normed.classifier[0].num_features == first_linear(normed).in_features
 
 
 def test_inception_modules_concatenate_four_branches() -> None:

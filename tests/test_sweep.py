@@ -170,6 +170,9 @@ def _sweep_cli(tmp_path: Path, *args: str, threads: int | None = None) -> subpro
         env["OMP_NUM_THREADS"] = str(threads)
     return subprocess.Popen(
         [sys.executable, "-m", "tsr.sweep", *args],
+        # Ctrl-C reaches the sweep even when pytest runs in the background (where a
+        # shell starts jobs with SIGINT ignored, and children inherit that)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
