@@ -25,10 +25,10 @@ from rich.table import Table
 
 from tsr.data.datamodule import GtsrbDataModule
 from tsr.errors import TsrError
+from tsr.files import save_figure, write_csv, write_json
 from tsr.inference.checkpoint import load_classifier
 from tsr.inference.forward import logits_of, probabilities_of
 from tsr.inference.metrics import classification_report
-from tsr.inference.outputs import save_figure, write_csv, write_json
 from tsr.progress import progress_bar
 from tsr.tensorboard.figures import confusion_figure, mistakes_figure, per_class_accuracy_figure
 

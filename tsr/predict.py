@@ -26,12 +26,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from tsr.errors import ConfigError, ImageReadError, TsrError
+from tsr.files import save_figure, write_csv, write_json
 from tsr.inference.checkpoint import Classifier, load_classifier
 from tsr.inference.figures import prediction_sheet
 from tsr.inference.forward import probabilities_of
 from tsr.inference.images import model_input, read_image, thumbnail
 from tsr.inference.inputs import collect_inputs
-from tsr.inference.outputs import save_figure, write_csv, write_json
 from tsr.progress import progress_bar
 
 log = logging.getLogger(__name__)

@@ -8,12 +8,10 @@ changes, command line, Python, platform, devices, package versions).
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
 import sys
-import tempfile
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -22,6 +20,8 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
+
+from tsr.files import write_json, write_text_atomic
 
 PACKAGES = (
     "tsr",
@@ -97,19 +97,11 @@ def run_info(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def write_provenance(cfg: DictConfig, output_dir: Path) -> None:
     """`config.yaml` and `run_info.json` in `output_dir`."""
     try:
         config = OmegaConf.to_yaml(cfg, resolve=True)
     except OmegaConfBaseException:  # an interpolation only Hydra's runtime can resolve
         config = OmegaConf.to_yaml(cfg)
-    _write_atomic(output_dir / "config.yaml", config)
-    _write_atomic(output_dir / "run_info.json", json.dumps(run_info(cfg), indent=2) + "\n")
+    write_text_atomic(output_dir / "config.yaml", config)
+    write_json(output_dir / "run_info.json", run_info(cfg))

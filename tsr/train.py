@@ -7,12 +7,9 @@ trains; tests the best checkpoint on the official test set; writes
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import statistics
 import sys
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tsr.errors import ConfigError, TsrError
+from tsr.files import write_json
 from tsr.models.summary import format_count
 from tsr.provenance import write_provenance
 from tsr.resolvers import register_resolvers
@@ -76,14 +74,6 @@ def build(
             raise cause from None
         raise ConfigError(f"invalid configuration: {exc}") from exc
     return datamodule, model, trainer
-
-
-def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(tmp, path)
 
 
 def _typical_epoch(values: list[float]) -> float | None:
@@ -141,7 +131,7 @@ def train(
         "best_checkpoint": best_path,
     }
     log_hparams(trainer, cfg, metrics)
-    _write_json_atomic(output_dir / "metrics.json", metrics)
+    write_json(output_dir / "metrics.json", metrics)
     if show_summary:
         _print_summary(metrics, output_dir)
     return metrics

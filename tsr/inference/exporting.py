@@ -21,8 +21,8 @@ from torch import nn
 
 from tsr.data.preprocessing import CLAHE_CLIP_LIMIT, CLAHE_TILES, SHARPEN_KERNEL
 from tsr.errors import ConfigError, TsrError
+from tsr.files import write_bytes_atomic, write_json
 from tsr.inference.checkpoint import Classifier
-from tsr.inference.outputs import write_bytes_atomic, write_json
 
 FORMATS = ("onnx", "torchscript")
 INPUT_NAME = "images"

@@ -7,11 +7,8 @@ Written to the sweep's folder as `summary.md`, `summary.json` and `best_override
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import statistics
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -19,16 +16,10 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from tsr.files import write_json, write_text_atomic
 from tsr.sweeps.study import ERROR, SweepSettings, state_counts
 
 log = logging.getLogger(__name__)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def _value(trial: FrozenTrial, metric: str) -> float | None:
@@ -145,9 +136,9 @@ def summarize(study: optuna.Study, settings: SweepSettings, sweep_dir: Path) -> 
             "overrides": overrides,
             "output_dir": best.user_attrs.get("output_dir"),
         }
-        _write_atomic(sweep_dir / "best_overrides.txt", "\n".join(overrides) + "\n")
-    _write_atomic(sweep_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-    _write_atomic(sweep_dir / "summary.md", markdown(summary, names, sweep_dir))
+        write_text_atomic(sweep_dir / "best_overrides.txt", "\n".join(overrides) + "\n")
+    write_json(sweep_dir / "summary.json", summary)
+    write_text_atomic(sweep_dir / "summary.md", markdown(summary, names, sweep_dir))
     return summary
 
 

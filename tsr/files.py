@@ -28,6 +28,10 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
     return path
 
 
+def write_text_atomic(path: Path, text: str) -> Path:
+    return write_bytes_atomic(path, text.encode())
+
+
 def write_json(path: Path, payload: Any) -> Path:
     return write_bytes_atomic(path, (json.dumps(payload, indent=2) + "\n").encode())
 
