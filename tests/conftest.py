@@ -8,6 +8,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
 
 from tsr.data.archives import (
     ARCHIVES,
@@ -21,6 +23,22 @@ from tsr.data.gtsrb import TEST_DIR, TEST_LABELS_CSV, TRAIN_DIR, Gtsrb, load_gts
 
 REPO = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO / "conf"
+
+
+def compose_train(tmp_path: Path, cache_dir: Path, mirror: Path, *overrides: str) -> DictConfig:
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose(
+            "train",
+            overrides=[
+                f"paths.data_dir={cache_dir}",
+                f"paths.output_dir={tmp_path / 'run'}",
+                f"paths.log_dir={tmp_path / 'logs'}",
+                f"data.mirror={mirror}",
+                "trainer.enable_progress_bar=false",
+                "trainer.enable_model_summary=false",
+                *overrides,
+            ],
+        )
 
 
 @pytest.fixture(scope="session")

@@ -10,29 +10,12 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from tsr.errors import ConfigError, TrainingDiverged
 from tsr.train import build, train
 
-from .conftest import CONF_DIR, REPO
-
-
-def compose_train(tmp_path: Path, cache_dir: Path, mirror: Path, *overrides: str) -> DictConfig:
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose(
-            "train",
-            overrides=[
-                f"paths.data_dir={cache_dir}",
-                f"paths.output_dir={tmp_path / 'run'}",
-                f"paths.log_dir={tmp_path / 'logs'}",
-                f"data.mirror={mirror}",
-                "trainer.enable_progress_bar=false",
-                "trainer.enable_model_summary=false",
-                *overrides,
-            ],
-        )
+from .conftest import CONF_DIR, REPO, compose_train
 
 
 @pytest.mark.parametrize("model", sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml")))

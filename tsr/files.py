@@ -9,23 +9,69 @@ import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from matplotlib.figure import Figure
 
+TEMP_SUFFIX = ".tmp"
+CHUNK_BYTES = 1 << 20
 
-def write_bytes_atomic(path: Path, data: bytes) -> Path:
+
+def temp_prefix(path: Path) -> str:
+    """Temporary files of `path` are `.<name>.<random>.tmp` in the same folder (so the final
+    rename never crosses file systems)."""
+    return f".{path.name}."
+
+
+def write_chunks(file: BinaryIO, data: bytes) -> None:
+    view = memoryview(data)
+    for start in range(0, len(view), CHUNK_BYTES):
+        file.write(view[start : start + CHUNK_BYTES])
+
+
+def write_bytes_atomic(path: Path, data: bytes, durable: bool = False) -> Path:
+    """Write to a temporary file beside `path`, then rename it over `path`: readers see the
+    old file or the new one, never part of one. `durable` also flushes the data and the
+    rename to the disk (checkpoints: survive a power cut, not only a killed process)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write_chunks(f, data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if durable:
+        _fsync_folder(path.parent)
     return path
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # not supported on this platform / file system
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(folder: Path) -> list[Path]:
+    """Delete temporary files a killed writer left in `folder` (the finished files are
+    untouched); returns what was removed."""
+    removed = []
+    for tmp in folder.glob(f".*{TEMP_SUFFIX}"):
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
 
 
 def write_text_atomic(path: Path, text: str) -> Path:

@@ -8,6 +8,7 @@ changes, command line, Python, platform, devices, package versions).
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -97,11 +98,19 @@ def run_info(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
-def write_provenance(cfg: DictConfig, output_dir: Path) -> None:
-    """`config.yaml` and `run_info.json` in `output_dir`."""
+def write_provenance(cfg: DictConfig, output_dir: Path, resumed_from: Path | None = None) -> None:
+    """`config.yaml` and `run_info.json` in `output_dir`. A resumed run keeps both and
+    adds when, how and from which checkpoint it was resumed to `run_info.json`."""
+    info_path = output_dir / "run_info.json"
+    if resumed_from is not None and info_path.exists():
+        info = json.loads(info_path.read_text())
+        resume = {key: value for key, value in run_info(cfg).items() if key != "seed"}
+        info.setdefault("resumes", []).append({"checkpoint": str(resumed_from), **resume})
+        write_json(info_path, info)
+        return
     try:
         config = OmegaConf.to_yaml(cfg, resolve=True)
     except OmegaConfBaseException:  # an interpolation only Hydra's runtime can resolve
         config = OmegaConf.to_yaml(cfg)
     write_text_atomic(output_dir / "config.yaml", config)
-    write_json(output_dir / "run_info.json", run_info(cfg))
+    write_json(info_path, run_info(cfg))

@@ -13,7 +13,7 @@ class EpochTimer(L.Callback):
     def __init__(self) -> None:
         self.train_seconds: list[float] = []
         self.epoch_seconds: list[float] = []
-        self._epoch_start = 0.0
+        self._epoch_start: float | None = None
         self._train_end: float | None = None
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -25,9 +25,12 @@ class EpochTimer(L.Callback):
             self._train_end = time.perf_counter()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._epoch_start is None:  # an epoch resumed from a mid-epoch checkpoint: partial
+            return
         now = time.perf_counter()
         self.train_seconds.append((self._train_end or now) - self._epoch_start)
         self.epoch_seconds.append(now - self._epoch_start)
+        self._epoch_start = None
         pl_module.log("time/train_epoch_s", self.train_seconds[-1])
         pl_module.log("time/epoch_s", self.epoch_seconds[-1])
 

@@ -8,6 +8,7 @@ trains; tests the best checkpoint on the official test set; writes
 from __future__ import annotations
 
 import logging
+import signal
 import statistics
 import sys
 import warnings
@@ -19,6 +20,8 @@ import hydra
 import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
+from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
@@ -28,6 +31,7 @@ from tsr.files import write_json
 from tsr.models.summary import format_count
 from tsr.provenance import write_provenance
 from tsr.resolvers import register_resolvers
+from tsr.resume import FINISHED_MARKER, continue_in_place, move_log_into, resume_point
 from tsr.tensorboard import log_hparams
 from tsr.timing import EpochTimer
 
@@ -88,10 +92,23 @@ def train(
 ) -> dict[str, Any]:
     """Train and test one configuration; return its metrics (also in metrics.json).
     `callbacks` join the configured ones; `show_summary` prints the results table."""
+    point = resume_point(cfg)
+    if point is not None:
+        new_dir = Path(cfg.paths.output_dir)
+        cfg = continue_in_place(cfg, point)
+        if point.run_dir is not None and rank_zero_only.rank == 0:
+            move_log_into(point.run_dir, new_dir)
     L.seed_everything(cfg.seed, workers=True)
     datamodule, model, trainer = build(cfg, callbacks)
     output_dir = Path(cfg.paths.output_dir)
-    write_provenance(cfg, output_dir)
+    if rank_zero_only.rank == 0:  # DDP: the launched processes do not write it again
+        write_provenance(cfg, output_dir, resumed_from=point and point.checkpoint)
+    if point is not None:
+        log.info(
+            "resuming %s from %s",
+            point.run_dir or "in a new run folder",
+            point.checkpoint,
+        )
     cost = model.cost()
     log.info(
         "model %s%s: %s parameters, %s MACs per image (forward)",
@@ -100,14 +117,21 @@ def train(
         format_count(cost["parameters"]),
         format_count(cost["macs"]),
     )
-    trainer.fit(model, datamodule=datamodule)
+    # weights_only: tsr's checkpoints hold tensors and plain values only; anything else is
+    # refused instead of unpickled (tsr.inference.checkpoint explains why)
+    trainer.fit(
+        model,
+        datamodule=datamodule,
+        ckpt_path=point and str(point.checkpoint),
+        weights_only=True,
+    )
     fit_metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
 
     checkpoint = trainer.checkpoint_callback
     best_path = getattr(checkpoint, "best_model_path", "") or None
     test_metrics: dict[str, float] = {}
     if cfg.get("test"):
-        results = trainer.test(model, datamodule=datamodule, ckpt_path=best_path and "best")
+        results = trainer.test(model, datamodule=datamodule, ckpt_path=best_path, weights_only=True)
         test_metrics = {k: float(v) for k, v in results[0].items()}
 
     timer = next((c for c in trainer.callbacks if isinstance(c, EpochTimer)), None)
@@ -131,7 +155,8 @@ def train(
         "best_checkpoint": best_path,
     }
     log_hparams(trainer, cfg, metrics)
-    write_json(output_dir / "metrics.json", metrics)
+    if trainer.is_global_zero:
+        write_json(output_dir / FINISHED_MARKER, metrics)
     if show_summary:
         _print_summary(metrics, output_dir)
     return metrics
@@ -160,6 +185,8 @@ def main(cfg: DictConfig) -> float | None:
         if HydraConfig.get().mode.name == "MULTIRUN":
             raise
         sys.exit(2)
+    except SIGTERMException:  # last.ckpt was saved (tsr.checkpointing.RecoveryCheckpoint)
+        sys.exit(128 + signal.SIGTERM)
     return metrics.get(cfg.optimized_metric)
 
 

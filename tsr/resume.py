@@ -1,0 +1,194 @@
+"""Find the run a training command continues: `resume=true` or `ckpt_path=...`.
+
+`resume=true` looks under `paths.log_dir` (runs/ and multiruns/) for the newest run whose
+saved `config.yaml` equals this command's resolved config (apart from where it writes)
+and that has a `checkpoints/last.ckpt` but no `metrics.json` (it never finished). The
+resumed run keeps its folder, its checkpoints and its TensorBoard run, so curves continue
+where they stopped. `ckpt_path=<file>` resumes from that checkpoint; when the file sits in
+a run's `checkpoints/` folder that run is continued the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
+
+from tsr.checkpointing import LAST
+from tsr.errors import CheckpointError, ConfigError
+from tsr.files import remove_stale_temps
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.yaml"
+FINISHED_MARKER = "metrics.json"
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    checkpoint: Path
+    run_dir: Path | None  # the run continued in place; None: a new run from the weights
+
+
+def _resolved(cfg: DictConfig) -> dict[str, Any]:
+    try:
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    except OmegaConfBaseException:
+        return OmegaConf.to_container(cfg, resolve=False)  # type: ignore[return-value]
+
+
+def _replace_in_strings(node: Any, old: str, new: str) -> Any:
+    if isinstance(node, dict):
+        return {key: _replace_in_strings(value, old, new) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_replace_in_strings(value, old, new) for value in node]
+    return node.replace(old, new) if isinstance(node, str) and old else node
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` without what names the run: its folder (also inside other paths such as
+    the checkpoint folder), its TensorBoard version and the resume settings."""
+    output_dir = str((config.get("paths") or {}).get("output_dir") or "")
+    config = _replace_in_strings(config, output_dir, "<run>")
+    config = {key: value for key, value in config.items() if key not in ("resume", "ckpt_path")}
+    config["paths"] = {k: v for k, v in (config.get("paths") or {}).items() if k != "output_dir"}
+    loggers = {}
+    for name, node in (config.get("logger") or {}).items():
+        loggers[name] = (
+            {k: v for k, v in node.items() if k != "version"} if isinstance(node, dict) else node
+        )
+    config["logger"] = loggers
+    return config
+
+
+def _unfinished_runs(log_dir: Path) -> list[Path]:
+    candidates = [*log_dir.glob(f"runs/*/checkpoints/{LAST}")]
+    candidates += log_dir.glob(f"multiruns/*/*/checkpoints/{LAST}")
+    runs = [c.parent.parent for c in candidates if not (c.parent.parent / FINISHED_MARKER).exists()]
+    return sorted(runs, key=lambda run: (run / "checkpoints" / LAST).stat().st_mtime, reverse=True)
+
+
+def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(node, dict):
+        return {prefix: node}
+    flat: dict[str, Any] = {}
+    for key, value in node.items():
+        flat.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def config_differences(saved: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """`key: saved -> wanted` for every value that differs."""
+    a, b = _flat(saved), _flat(wanted)
+    return [
+        f"{key}: {a.get(key)!r} -> {b.get(key)!r}"
+        for key in sorted(a.keys() | b.keys())
+        if a.get(key) != b.get(key)
+    ]
+
+
+def find_run_to_resume(cfg: DictConfig) -> Path | None:
+    """The newest unfinished run of exactly this configuration, or None (logging how the
+    newest unfinished run differs, the usual cause being a changed override)."""
+    wanted = _comparable(_resolved(cfg))
+    closest: tuple[Path, list[str]] | None = None
+    for run in _unfinished_runs(Path(cfg.paths.log_dir)):
+        try:
+            saved = OmegaConf.to_container(OmegaConf.load(run / CONFIG_FILE))
+        except (OSError, OmegaConfBaseException):
+            continue
+        if not isinstance(saved, dict):
+            continue
+        saved = _comparable(saved)
+        if saved == wanted:
+            return run
+        if closest is None:
+            closest = (run, config_differences(saved, wanted))
+    if closest is not None:
+        run, differences = closest
+        log.warning(
+            "not resuming %s: its configuration differs (%s%s)",
+            run,
+            "; ".join(differences[:5]),
+            f"; and {len(differences) - 5} more" if len(differences) > 5 else "",
+        )
+    return None
+
+
+def resume_point(cfg: DictConfig) -> ResumePoint | None:
+    """What `resume` / `ckpt_path` in `cfg` ask for; checked before anything is built."""
+    resume = cfg.get("resume", False)
+    if not isinstance(resume, bool):
+        raise ConfigError(f"resume={resume!r} must be true or false")
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path:
+        checkpoint = Path(str(ckpt_path)).expanduser()
+        if not checkpoint.is_file():
+            raise CheckpointError(
+                f"ckpt_path={ckpt_path} does not exist; point it at a checkpoint a run wrote "
+                "(logs/runs/<date-time>/checkpoints/last.ckpt), or use resume=true to find "
+                "the last unfinished run of this configuration"
+            )
+        run_dir = checkpoint.parent.parent
+        in_run = checkpoint.parent.name == "checkpoints" and (run_dir / CONFIG_FILE).exists()
+        return ResumePoint(checkpoint.resolve(), run_dir.resolve() if in_run else None)
+    if not resume:
+        return None
+    run_dir = find_run_to_resume(cfg)
+    if run_dir is None:
+        log.warning(
+            "resume=true: no unfinished run of this configuration under %s; starting a new run",
+            cfg.paths.log_dir,
+        )
+        return None
+    return ResumePoint((run_dir / "checkpoints" / LAST).resolve(), run_dir.resolve())
+
+
+def continue_in_place(cfg: DictConfig, point: ResumePoint) -> DictConfig:
+    """A copy of `cfg` that writes into the resumed run's folder and TensorBoard run."""
+    if point.run_dir is None:
+        return cfg
+    saved = OmegaConf.load(point.run_dir / CONFIG_FILE)
+    cfg = copy.deepcopy(cfg)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(point.run_dir)
+        for name, node in (cfg.get("logger") or {}).items():
+            saved_node = (saved.get("logger") or {}).get(name)
+            if node and "version" in node and saved_node and "version" in saved_node:
+                node.version = saved_node.version
+    removed = remove_stale_temps(point.checkpoint.parent)
+    if removed:
+        log.info("removed %d partial checkpoint file(s) a killed write left", len(removed))
+    return cfg
+
+
+def move_log_into(run_dir: Path, new_dir: Path) -> None:
+    """Append this session's log to the resumed run's `train.log` instead of the folder
+    Hydra just made for the command, and remove that folder if it holds nothing else: a
+    resumed run stays one folder with one log."""
+    new_dir, run_dir = new_dir.resolve(), run_dir.resolve()
+    if new_dir == run_dir:
+        return
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if not isinstance(handler, logging.FileHandler):
+            continue
+        log_file = Path(handler.baseFilename)
+        if log_file.parent != new_dir:
+            continue
+        moved = logging.FileHandler(run_dir / log_file.name, mode="a")
+        moved.setFormatter(handler.formatter)
+        moved.setLevel(handler.level)
+        root.removeHandler(handler)
+        handler.close()
+        root.addHandler(moved)
+        moved.stream.write(log_file.read_text())  # what this session logged so far
+        log_file.unlink()
+    if new_dir.is_dir() and not any(p for p in new_dir.iterdir() if p.name != ".hydra"):
+        shutil.rmtree(new_dir, ignore_errors=True)
