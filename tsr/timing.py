@@ -31,8 +31,9 @@ class EpochTimer(L.Callback):
         self.train_seconds.append((self._train_end or now) - self._epoch_start)
         self.epoch_seconds.append(now - self._epoch_start)
         self._epoch_start = None
-        pl_module.log("time/train_epoch_s", self.train_seconds[-1])
-        pl_module.log("time/epoch_s", self.epoch_seconds[-1])
+        # under DDP: the mean over processes (one reduction per epoch)
+        pl_module.log("time/train_epoch_s", self.train_seconds[-1], sync_dist=True)
+        pl_module.log("time/epoch_s", self.epoch_seconds[-1], sync_dist=True)
 
     def state_dict(self) -> dict:
         return {"train_seconds": self.train_seconds, "epoch_seconds": self.epoch_seconds}

@@ -26,6 +26,7 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
+from tsr.checks import check_run_settings
 from tsr.errors import ConfigError, TsrError
 from tsr.files import write_json
 from tsr.models.summary import format_count
@@ -54,6 +55,7 @@ def build(
 ) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
     """Instantiate everything from the config; checks every value before data is touched.
     `callbacks` are added to the configured ones (a sweep's pruning callback)."""
+    check_run_settings(cfg)
     try:
         datamodule = instantiate(cfg.data, _convert_="all")
         model = instantiate(
@@ -157,7 +159,7 @@ def train(
     log_hparams(trainer, cfg, metrics)
     if trainer.is_global_zero:
         write_json(output_dir / FINISHED_MARKER, metrics)
-    if show_summary:
+    if show_summary and trainer.is_global_zero:
         _print_summary(metrics, output_dir)
     return metrics
 

@@ -7,11 +7,13 @@ what the model sees.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import albumentations as A
 
+from tsr.checks import check_type
 from tsr.data.opencv import cv2
 from tsr.errors import ConfigError
 
@@ -44,6 +46,8 @@ class JitterConfig:
     occlusion: float = 0.0
 
     def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            check_type(f"data.jitter.{field.name}", getattr(self, field.name), field.type)
         if self.shift_px < 0 or self.rotate_deg < 0:
             raise ConfigError("data.jitter.shift_px and rotate_deg must be >= 0")
         if self.border not in BORDER_MODES:

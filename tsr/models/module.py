@@ -84,6 +84,7 @@ class SignClassifier(L.LightningModule):
         self.val_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
         self.test_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
         self.val_acc_best = MaxMetric()
+        self._resumed_val_acc_best: float | None = None
 
     def set_input_stats(self, mean: Sequence[float], std: Sequence[float]) -> None:
         self.input_mean.copy_(torch.tensor(mean).view_as(self.input_mean))
@@ -118,12 +119,21 @@ class SignClassifier(L.LightningModule):
 
     def on_train_start(self) -> None:
         self.val_acc_best.reset()  # forget the sanity check's value
+        if self._resumed_val_acc_best is not None:  # resumed: the best of the epochs before
+            self.val_acc_best(self._resumed_val_acc_best)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.val_acc_best.update_called:
+            checkpoint["val_acc_best"] = float(self.val_acc_best.compute())
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._resumed_val_acc_best = checkpoint.get("val_acc_best")
 
     def on_train_epoch_start(self) -> None:
         # one tag for every optimiser, so runs with Adam and SGD overlay
         lr = self.trainer.optimizers[0].param_groups[0]["lr"] if self.trainer.optimizers else None
         if lr is not None:
-            self.log("train/lr", lr, on_step=False, on_epoch=True)
+            self.log("train/lr", lr, on_step=False, on_epoch=True, sync_dist=True)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         loss, preds, labels = self._shared_step(batch, self.label_smoothing)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from torch import nn
 
+from tsr.checks import check_type
 from tsr.errors import ConfigError
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
@@ -51,6 +52,8 @@ def create_model(
         raise ConfigError(
             f"model {name!r} has no option(s) {', '.join(unknown)}; valid: {', '.join(valid)}"
         )
+    for key, value in kwargs.items():
+        check_type(f"model.backbone_options.{key}", value, params[key].annotation)
     if "image_size" in params:
         kwargs["image_size"] = image_size
     return factory(in_channels=in_channels, num_classes=num_classes, **kwargs)

@@ -1,4 +1,5 @@
-"""Obtaining the archives: mirror, download, checksums, unsafe or damaged archives.
+"""Fault suite, archives: missing, truncated, wrong checksum, unsafe entries, a missing
+class folder, an unreadable image, a failed download.
 
 Every failure must be one clear DataError naming the file, and leave no cache.
 """
@@ -114,17 +115,27 @@ def _rewrite_train(mirror: Path, extra: zipfile.ZipInfo | None = None, drop: str
 
 @pytest.mark.parametrize(
     ("entry", "reason"),
-    [("../../evil.txt", r"'\.\.'"), ("/tmp/evil.txt", "absolute path"), ("link", "symbolic link")],
+    [
+        ("../../evil.txt", r"'\.\.'"),
+        ("<tmp>/outside/evil.txt", "absolute path"),
+        ("link", "symbolic link"),
+    ],
 )
 def test_unsafe_entries_are_rejected(mini_mirror: Path, tmp_path: Path, entry, reason) -> None:
+    """Zip-slip entries: rejected by name before anything is read or written; nothing
+    lands outside the data folder (or anywhere: no file besides the test's own)."""
+    entry = entry.replace("<tmp>", str(tmp_path))
     info = zipfile.ZipInfo(entry)
     if entry == "link":
         info.external_attr = (stat.S_IFLNK | 0o777) << 16
     _rewrite_train(mini_mirror, extra=info)
+    before = sorted(tmp_path.rglob("*"))
     with pytest.raises(DataError, match=f"unsafe entry .*{reason}"):
-        _load(mini_mirror, tmp_path / "cache")
-    _assert_no_cache(tmp_path / "cache")
-    assert not (tmp_path / "evil.txt").exists()
+        _load(mini_mirror, tmp_path / "data" / "cache")
+    _assert_no_cache(tmp_path / "data" / "cache")
+    created = [p for p in sorted(tmp_path.rglob("*")) if p not in before]
+    assert all(p.is_dir() for p in created), created  # at most the (empty) cache folders
+    assert not (tmp_path / "outside").exists() and not (tmp_path.parent / "evil.txt").exists()
 
 
 def test_archive_missing_a_class_folder(mini_mirror: Path, tmp_path: Path) -> None:

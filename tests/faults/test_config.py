@@ -1,0 +1,97 @@
+"""Fault suite, configuration: every class of invalid value (unknown group option, unknown
+choice, wrong type, out-of-range number, unknown key) fails before any data is touched,
+naming the key and what would be valid."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException
+
+from tsr.checks import check_run_settings
+from tsr.errors import ConfigError
+from tsr.train import build
+
+from ..conftest import REPO, compose_train
+
+BAD_VALUES = [
+    # unknown choice of a value: the valid ones are named
+    ("data.preprocessing=sepia", "valid choices: rgb, gray, sharpen, hist, clahe"),
+    ("model.optimizer.name=adagrad", "valid choices: adam, adamw, sgd, rmsprop"),
+    ("model.scheduler.name=warp", "valid choices: none, cosine, step, exponential"),
+    ("model.backbone=alexnet", "registered models: inception, lenet, lenet_classic"),
+    ("data.jitter.border=mirror", "valid choices: "),
+    ("model.backbone_options.activation=swish", "valid choices: "),
+    ("trainer.accelerator=tpu2", "Available names are: auto"),
+    # wrong type
+    ("data.batch_size=abc", "data.batch_size='abc' must be an integer >= 1"),
+    ("model.optimizer.lr=fast", "model.optimizer.lr='fast' must be a number > 0"),
+    ("trainer.max_epochs=ten", "trainer.max_epochs='ten' must be a whole number"),
+    ("seed=abc", "seed='abc' must be a whole number"),
+    ("data.jitter.enabled=maybe", "data.jitter.enabled='maybe' must be true or false"),
+    ("model.stn=maybe", "model.stn='maybe' must be true or false"),
+    ("model=multiscale model.backbone_options.stage1=wide", "stage1='wide' must be a whole"),
+    ("resume=maybe", "resume='maybe' must be true or false"),
+    # out of range
+    ("data.min_per_class=-500", "min_per_class=-500"),
+    ("data.val_fraction=1.5", "val_fraction=1.5 must lie strictly between 0 and 1"),
+    ("model.optimizer.lr=0", "lr=0"),
+    ("model.backbone_options.dropout=2", "dropout=2"),
+    ("trainer.max_epochs=-3", "trainer.max_epochs=-3 must be >= -1"),
+    ("callbacks.recovery_checkpoint.every_n_train_steps=0", "must be a whole number >= 1"),
+    # inconsistent values, unknown keys
+    ("model=resnet model.backbone_options.blocks=[2]", "same length"),
+    ("+model.backbone_options.depth=3", "has no option(s) depth; valid: "),
+    ("+data.jitter.colour=1", "data.jitter: "),
+]
+
+
+@pytest.mark.parametrize(("override", "message"), BAD_VALUES)
+def test_bad_values_fail_before_data(tmp_path: Path, override: str, message: str) -> None:
+    cfg = compose_train(tmp_path, tmp_path / "data", tmp_path / "no-mirror", *override.split())
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_run_settings(cfg)  # what tsr.train checks first (resume before build)
+        build(cfg)
+    assert not (tmp_path / "data").exists()
+
+
+def test_unknown_key_is_refused_by_composition(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigCompositionException, match=re.escape("Could not override 'model.depth'")
+    ):
+        compose_train(tmp_path, tmp_path / "data", tmp_path / "no-mirror", "model.depth=3")
+
+
+def _run_cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tsr.train", *overrides],
+        cwd=REPO,
+        env={**os.environ, "TSR_ROOT": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model=alexnet", "Available options in 'model'"),  # unknown group option
+        ("data.preprocessing=sepia", "valid choices: rgb, gray, sharpen, hist, clahe"),
+        ("data.min_per_class=-1", "must be an integer >= 0"),
+        ("trainer.max_epochs=ten", "trainer.max_epochs='ten' must be a whole number"),
+        ("ckpt_path=/nowhere/last.ckpt", "ckpt_path=/nowhere/last.ckpt does not exist"),
+    ],
+)
+def test_cli_reports_bad_values_without_traceback(tmp_path: Path, override: str, message: str):
+    result = _run_cli(tmp_path, override, f"paths.data_dir={tmp_path / 'data'}")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert message in output
+    assert "Traceback" not in output
+    assert not (tmp_path / "data").exists()
