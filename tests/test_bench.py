@@ -1,0 +1,60 @@
+"""`python -m tsr.bench` with tiny sizes: every measurement runs and is recorded."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+
+@pytest.mark.slow
+def test_benchmark_smoke(tmp_path: Path, cache_dir: Path, mirror: Path) -> None:
+    out = tmp_path / "results"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tsr.bench",
+            "bench.models=[lenet,multiscale_small]",
+            "bench.steps=3",
+            "bench.warmup_steps=1",
+            "bench.repeats=1",
+            "bench.loader_batches=3",
+            "bench.epoch_batches=3",
+            "bench.latency_runs=5",
+            "bench.inference_batch=32",
+            "bench.memory_batches=3",
+            "bench.peak_seconds=0.2",
+            f"bench.output_dir={out}",
+            f"paths.data_dir={cache_dir}",
+            f"data.mirror={mirror}",
+        ],
+        cwd=REPO,
+        env={**os.environ, "TSR_ROOT": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (report,) = out.glob("*.json")
+    results = json.loads(report.read_text())
+    assert results["peak"]["conv_flops"] > 1e9
+    assert results["data"]["cold_preparation_s"] > 0 and results["data"]["warm_load_s"] > 0
+    assert results["data"]["loader_images_per_s"] > 0
+    assert [m["model"] for m in results["models"]] == ["lenet", "multiscale_small"]
+    for row in results["models"]:
+        assert row["plain_images_per_s"] > 0 and row["tsr_images_per_s"] > 0
+        assert row["macs"] > 0 and 0 < row["fraction_of_conv_peak"] < 2
+        assert row["latency_ms"] > 0 and row["batched_images_per_s"] > 0
+    assert results["jitter"]["epoch_s_jitter"] > 0
+    assert results["memory"]["processes"] >= 2  # main process and its workers
+    assert results["memory"]["peak_pss_mib"] > 100
+    assert len(results["targets"]) == 7
+    assert "| target | measured | met |" in result.stdout
+    assert report.with_suffix(".md").read_text().startswith("Benchmark of")

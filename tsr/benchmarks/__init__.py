@@ -1,0 +1,1 @@
+"""Pieces of `python -m tsr.bench`: one file per kind of measurement."""

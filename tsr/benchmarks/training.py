@@ -1,0 +1,130 @@
+"""Training throughput: tsr's full Lightning loop against a minimal plain-PyTorch loop on
+the same model, data and batch size, and epoch time with jitter on and off.
+
+The plain loop is what a researcher would write by hand: the training images as one
+in-memory uint8 tensor, a random permutation per epoch, index a batch, forward (the same
+module, normalisation included), cross-entropy, backward, optimiser step. No data loader,
+no metrics, no hooks. tsr's loop runs exactly what `python -m tsr.train` runs (data
+module, loader, metrics, logging), minus checkpoints, loggers and validation.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig, open_dict
+
+from tsr.benchmarks.timing import synchronize
+from tsr.models.optim import build_optimizer
+from tsr.train import build
+
+
+@dataclass
+class Throughput:
+    images_per_s: float
+    steps: int
+    batch_size: int
+
+
+class StepWindowTimer(L.Callback):
+    """Times optimiser steps `warmup + 1 .. warmup + steps`, then stops the fit."""
+
+    def __init__(self, warmup: int, steps: int) -> None:
+        self.warmup, self.steps = warmup, steps
+        self.start: float | None = None
+        self.seconds: float | None = None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == self.warmup and self.start is None:
+            synchronize(pl_module.device)
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.start is not None and trainer.global_step == self.warmup + self.steps:
+            synchronize(pl_module.device)
+            self.seconds = time.perf_counter() - self.start
+            trainer.should_stop = True
+
+
+def bench_config(cfg: DictConfig, **trainer_overrides: Any) -> DictConfig:
+    """`cfg` stripped of everything a timing run should not pay for."""
+    cfg = copy.deepcopy(cfg)
+    with open_dict(cfg):
+        cfg.callbacks = {}
+        cfg.logger = {}
+        cfg.test = False
+        cfg.trainer.enable_progress_bar = False
+        cfg.trainer.enable_model_summary = False
+        cfg.trainer.enable_checkpointing = False
+        cfg.trainer.num_sanity_val_steps = 0
+        cfg.trainer.limit_val_batches = 0
+        cfg.trainer.plugins = None
+        for key, value in trainer_overrides.items():
+            cfg.trainer[key] = value
+    return cfg
+
+
+def prepared(cfg: DictConfig):
+    """Data module (set up), model and trainer for `cfg`."""
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule, model, trainer = build(cfg)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    model.set_input_stats(datamodule.mean, datamodule.std)
+    return datamodule, model, trainer
+
+
+def lightning_throughput(cfg: DictConfig, warmup: int, steps: int) -> Throughput:
+    cfg = bench_config(cfg, max_steps=warmup + steps, max_epochs=-1)
+    timer = StepWindowTimer(warmup, steps)
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule, model, trainer = build(cfg, callbacks=[timer])
+    trainer.fit(model, datamodule=datamodule)
+    if timer.seconds is None:
+        raise RuntimeError(f"the epoch ended before {warmup + steps} steps; use fewer steps")
+    return Throughput(steps * datamodule.batch_size / timer.seconds, steps, datamodule.batch_size)
+
+
+def plain_throughput(cfg: DictConfig, warmup: int, steps: int) -> Throughput:
+    datamodule, model, _ = prepared(bench_config(cfg))
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if cfg.trainer.get("accelerator") == "cpu":
+        device = torch.device("cpu")
+    model = model.to(device).train()
+    optimizer = build_optimizer(model.parameters(), model.optimizer_config)
+    images = torch.from_numpy(datamodule.train_set.images).permute(0, 3, 1, 2).to(device)
+    labels = torch.from_numpy(datamodule.train_set.labels).to(device)
+    batch = datamodule.batch_size
+    order = torch.randperm(len(labels), device=device)
+    if (warmup + steps) * batch > len(labels):
+        raise RuntimeError(f"{warmup + steps} steps of {batch} exceed one epoch; use fewer")
+    start = 0.0
+    for step in range(warmup + steps):
+        if step == warmup:
+            synchronize(device)
+            start = time.perf_counter()
+        index = order[step * batch : (step + 1) * batch]
+        loss = F.cross_entropy(model(images[index]), labels[index])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    synchronize(device)
+    return Throughput(steps * batch / (time.perf_counter() - start), steps, batch)
+
+
+def epoch_seconds(cfg: DictConfig) -> float:
+    """Wall time of one full training epoch in tsr's loop (no validation)."""
+    cfg = bench_config(cfg, max_epochs=1)
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule, model, trainer = build(cfg)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    start = time.perf_counter()
+    trainer.fit(model, datamodule=datamodule)
+    return time.perf_counter() - start
