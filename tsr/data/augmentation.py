@@ -34,6 +34,9 @@ class JitterConfig:
     """
 
     enabled: bool = True
+    # warp a batch's jittered images in one call (tsr.data.batched_jitter: albumentations'
+    # Affine, tested pixel for pixel) when the jitter is the affine transform alone
+    batched: bool = True
     affine: float = 1.0  # probability of the shift/rotation/scale per image
     shift_px: int = 2
     rotate_deg: float = 15.0

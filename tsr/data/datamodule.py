@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 from tsr.data.archives import OFFICIAL_URL, fetch_archives
 from tsr.data.augmentation import JitterConfig, build_jitter
 from tsr.data.balancing import ClassBalancedSampler, extra_counts
+from tsr.data.batched_jitter import BatchedAffineJitter, batchable
 from tsr.data.classes import CLASS_NAMES, NUM_CLASSES
 from tsr.data.dataset import SignDataset, collate_batch
 from tsr.data.gtsrb import Gtsrb, load_gtsrb
@@ -129,11 +130,13 @@ class GtsrbDataModule(L.LightningDataModule):
         train_images = data.train.images[train_idx]
         self.mean, self.std = channel_stats(train_images)
         jitter = build_jitter(self.jitter)
+        use_batched = self.jitter.batched and batchable(self.jitter)
         self.train_set = SignDataset(
             train_images,
             data.train.labels[train_idx],
             jitter=jitter if self.jitter.enabled else None,
             extra_jitter=jitter,
+            batched_jitter=BatchedAffineJitter(self.jitter) if use_batched else None,
         )
         self.val_set = SignDataset(data.train.images[val_idx], data.train.labels[val_idx])
         self.test_set = SignDataset(data.test.images, data.test.labels)

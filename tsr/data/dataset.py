@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from tsr.data.batched_jitter import BatchedAffineJitter
+
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -30,11 +32,16 @@ class SignDataset(Dataset[Batch]):
         labels: np.ndarray,
         jitter: A.Compose | None = None,
         extra_jitter: A.Compose | None = None,
+        batched_jitter: BatchedAffineJitter | None = None,
     ) -> None:
+        """`batched_jitter`, when given, replaces the albumentations pipelines (which
+        must then be its affine transform alone): the batch's jittered images are warped
+        together in one call instead of one albumentations call each."""
         self.images = images
         self.labels = labels
         self.jitter = jitter
         self.extra_jitter = extra_jitter or jitter
+        self.batched_jitter = batched_jitter
         self._seeded_with: int | None = None
 
     def __len__(self) -> int:
@@ -59,6 +66,13 @@ class SignDataset(Dataset[Batch]):
         n = len(self.labels)
         is_extra = index >= n
         base = index % n
+        if self.batched_jitter is not None:
+            selected = is_extra if self.jitter is None else np.ones(len(index), dtype=bool)
+            images = torch.from_numpy(self.images[base]).permute(0, 3, 1, 2)
+            if selected.any():
+                self.batched_jitter.seed(torch.initial_seed() % 2**32)
+                images = self.batched_jitter(images, selected)
+            return images, torch.from_numpy(self.labels[base])
         batch = self.images[base]  # a copy: jitter writes into it
         if self.jitter is not None or (is_extra.any() and self.extra_jitter is not None):
             self._seed_jitter()

@@ -79,7 +79,11 @@ class SignClassifier(L.LightningModule):
         # Set from the data module's training split (see setup); saved in checkpoints.
         self.register_buffer("input_mean", torch.zeros(1, in_channels, 1, 1))
         self.register_buffer("input_std", torch.ones(1, in_channels, 1, 1))
-        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
+        # nan_strategy="disable": the NaN check reads the value on the host every step (a
+        # device sync on CUDA); tsr.divergence.DivergenceGuard catches a NaN loss instead
+        self.train_loss, self.val_loss, self.test_loss = (
+            MeanMetric(nan_strategy="disable") for _ in range(3)
+        )
         self.train_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
         self.val_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
         self.test_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
@@ -137,16 +141,16 @@ class SignClassifier(L.LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         loss, preds, labels = self._shared_step(batch, self.label_smoothing)
-        self.train_loss(loss)
-        self.train_acc(preds, labels)
+        self.train_loss.update(loss)
+        self.train_acc.update(preds, labels)
         self.log("train/loss", self.train_loss, on_step=False, on_epoch=True, prog_bar=True)
         self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, prog_bar=True)
         return loss
 
     def validation_step(self, batch, batch_idx: int) -> None:
         loss, preds, labels = self._shared_step(batch)
-        self.val_loss(loss)
-        self.val_acc(preds, labels)
+        self.val_loss.update(loss)
+        self.val_acc.update(preds, labels)
         self.log("val/loss", self.val_loss, on_step=False, on_epoch=True, prog_bar=True)
         self.log("val/acc", self.val_acc, on_step=False, on_epoch=True, prog_bar=True)
 
@@ -156,8 +160,8 @@ class SignClassifier(L.LightningModule):
 
     def test_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor]:
         loss, preds, labels = self._shared_step(batch)
-        self.test_loss(loss)
-        self.test_acc(preds, labels)
+        self.test_loss.update(loss)
+        self.test_acc.update(preds, labels)
         self.log("test/loss", self.test_loss, on_step=False, on_epoch=True)
         self.log("test/acc", self.test_acc, on_step=False, on_epoch=True)
         return {"preds": preds, "labels": labels}  # for callbacks (confusion matrix)

@@ -1,0 +1,88 @@
+"""The batched affine jitter is albumentations' `A.Affine` (tsr's definition of the
+jitter): same geometry pixel for pixel, same parameter distributions."""
+
+from __future__ import annotations
+
+import albumentations as A
+import numpy as np
+import pytest
+import torch
+
+from tsr.data.augmentation import BORDER_MODES, JitterConfig
+from tsr.data.batched_jitter import BatchedAffineJitter, affine_matrices, batchable
+from tsr.data.gtsrb import Gtsrb
+
+
+@pytest.mark.parametrize("border", ["replicate", "constant"])
+@pytest.mark.parametrize(
+    ("shift", "rotate", "scale"),
+    [((2, -1), 15.0, (1.0, 1.0)), ((-2, 2), -12.5, (0.9, 1.1)), ((0, 0), 0.0, (1.1, 0.93))],
+)
+def test_warp_matches_albumentations(gtsrb: Gtsrb, border, shift, rotate, scale) -> None:
+    images = gtsrb.train.images[::997][:40]  # real signs, RGB uint8 (N, 32, 32, 3)
+    affine = A.Compose(
+        [
+            A.Affine(
+                translate_px={"x": (shift[0], shift[0]), "y": (shift[1], shift[1])},
+                rotate=(rotate, rotate),
+                scale={"x": (scale[0], scale[0]), "y": (scale[1], scale[1])},
+                border_mode=BORDER_MODES[border],
+                fill=0,
+                p=1,
+            )
+        ],
+        strict=True,
+    )
+    expected = np.stack([affine(image=image)["image"] for image in images]).astype(int)
+    jitter = BatchedAffineJitter(JitterConfig(border=border))
+    matrices = affine_matrices(
+        np.tile(np.array(shift, float), (len(images), 1)),
+        np.full(len(images), rotate),
+        np.tile(np.array(scale), (len(images), 1)),
+        32,
+        32,
+    )
+    batch = torch.from_numpy(images).permute(0, 3, 1, 2)
+    got = jitter.warp(batch, matrices).permute(0, 2, 3, 1).numpy().astype(int)
+    difference = np.abs(got - expected)
+    # cv2 interpolates uint8 with 5-bit fixed-point weights; grid_sample in float
+    assert difference.mean() < 0.5
+    assert np.percentile(difference, 99.9) <= 3
+
+
+def test_parameter_distributions_match_albumentations() -> None:
+    config = JitterConfig(scale=[0.9, 1.1])
+    jitter = BatchedAffineJitter(config)
+    shift, rotate, scale = jitter.parameters(20000)
+    affine = A.Affine(
+        translate_px=(-2, 2), rotate=(-15, 15), scale=(0.9, 1.1), border_mode=1, fill=0, p=1
+    )
+    affine.set_random_seed(0)
+    drawn = [affine.get_params_dependent_on_data({"shape": (32, 32, 1)}, {}) for _ in range(4000)]
+    a_rotate = np.array([d["rotate"] for d in drawn])
+    a_scale = np.array([[d["scale"]["x"], d["scale"]["y"]] for d in drawn])
+    assert set(np.unique(shift)) == {-2, -1, 0, 1, 2}  # integers, both ends included
+    assert np.all(np.abs(np.bincount((shift[:, 0] + 2).astype(int)) / len(shift) - 0.2) < 0.02)
+    assert abs(rotate.min() + 15) < 0.1 and abs(rotate.max() - 15) < 0.1
+    assert abs(a_rotate.min() + 15) < 0.1 and abs(a_rotate.max() - 15) < 0.1
+    assert abs(rotate.std() - a_rotate.std()) < 0.3  # uniform: 30 / sqrt(12) = 8.66
+    assert abs(np.corrcoef(scale.T)[0, 1]) < 0.05  # x and y drawn independently
+    assert abs(np.corrcoef(a_scale.T)[0, 1]) < 0.1  # as albumentations does (keep_ratio=False)
+    assert abs(scale.mean() - a_scale.mean()) < 0.005
+
+
+def test_probability_and_selection() -> None:
+    jitter = BatchedAffineJitter(JitterConfig(affine=0.5))
+    jitter.seed(3)
+    images = torch.arange(256, dtype=torch.uint8).repeat(400, 1).view(400, 1, 16, 16)
+    selected = np.arange(400) < 300
+    out = jitter(images, selected)
+    changed = (out != images).flatten(1).any(1).numpy()
+    assert not changed[300:].any()  # not selected: untouched
+    assert 0.4 < changed[:300].mean() < 0.6  # selected: about half jittered
+
+
+def test_only_the_affine_jitter_is_batched() -> None:
+    assert batchable(JitterConfig())
+    assert not batchable(JitterConfig(blur=0.2))
+    assert not batchable(JitterConfig(border="reflect"))
