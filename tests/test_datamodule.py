@@ -109,3 +109,36 @@ def test_invalid_values_fail_before_data_is_touched(tmp_path: Path, overrides, m
     with pytest.raises(ConfigError, match=message):
         GtsrbDataModule(data_dir=tmp_path, mirror=tmp_path / "none", **overrides)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_data_on_a_device_gives_the_same_batches(cache_dir: Path, mirror: Path) -> None:
+    """`data.device` (cuda in practice; cpu here exercises the same path): batches are cut
+    and jittered from tensors held on the device, same images as from host memory."""
+    batches = []
+    for device in (None, "cpu"):
+        torch.manual_seed(0)
+        dm = GtsrbDataModule(
+            data_dir=cache_dir,
+            mirror=mirror,
+            preprocessing="gray",
+            device=device,
+            jitter={"enabled": False},
+            batch_size=64,
+        )
+        dm.setup("fit")
+        batches.append(next(iter(dm.val_dataloader())))
+    (host_images, host_labels), (device_images, device_labels) = batches
+    assert torch.equal(host_images, device_images) and torch.equal(host_labels, device_labels)
+    dm = GtsrbDataModule(
+        data_dir=cache_dir, mirror=mirror, preprocessing="gray", device="cpu", min_per_class=500
+    )
+    dm.setup("fit")
+    images, labels = next(iter(dm.train_dataloader()))
+    assert labels.shape == (128,)
+    assert images.shape == (128, 1, 32, 32) and images.dtype == torch.uint8
+    assert dm.num_workers == 0
+
+
+def test_device_option_is_checked() -> None:
+    with pytest.raises(ConfigError, match=r"data\.device='tpu9' is not a device"):
+        GtsrbDataModule(device="tpu9")

@@ -85,7 +85,7 @@ class BatchedAffineJitter:
     def warp(self, images: torch.Tensor, matrices: np.ndarray) -> torch.Tensor:
         """uint8 (N, C, H, W) images warped by forward pixel matrices (N, 3, 3)."""
         _, _, height, width = images.shape
-        theta = sampling_grid(matrices, height, width)
+        theta = sampling_grid(matrices, height, width).to(images.device)
         grid = F.affine_grid(theta, list(images.shape), align_corners=False)
         warped = F.grid_sample(
             images.float(), grid, mode="bilinear", padding_mode=self.padding, align_corners=False
@@ -102,6 +102,6 @@ class BatchedAffineJitter:
         _, _, height, width = images.shape
         matrices = affine_matrices(*self.parameters(len(index)), height, width)
         images = images.clone()
-        index_t = torch.from_numpy(index)
+        index_t = torch.from_numpy(index).to(images.device)
         images[index_t] = self.warp(images[index_t], matrices)
         return images

@@ -40,6 +40,20 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     return value
 
 
+def _check_device(device: str | None) -> str | None:
+    if device is None:
+        return None
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(
+            f"data.device={device!r} is not a device; use null (host memory) or cuda"
+        ) from exc
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"data.device={device} but CUDA is not available; use null")
+    return str(device)
+
+
 def default_num_workers() -> int:
     """Jitter workers that do not starve training: none on a 2-core machine (workers
     there compete with the two compute threads and cost more than they give),
@@ -66,6 +80,7 @@ class GtsrbDataModule(L.LightningDataModule):
         pin_memory: bool | None = None,
         persistent_workers: bool = True,
         seed: int = 0,
+        device: str | None = None,
     ) -> None:
         super().__init__()
         self.in_channels = num_channels(preprocessing)  # validates the data type
@@ -95,7 +110,12 @@ class GtsrbDataModule(L.LightningDataModule):
             if num_workers is None
             else _check_int("num_workers", num_workers, 0)
         )
-        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.device = _check_device(device)
+        if self.device is not None:
+            self.num_workers = 0  # batches are cut on the device, in the main process
+        self.pin_memory = (
+            torch.cuda.is_available() and self.device is None if pin_memory is None else pin_memory
+        )
         self.persistent_workers = persistent_workers and self.num_workers > 0
         self.seed = seed
         self.num_classes = NUM_CLASSES
@@ -140,6 +160,15 @@ class GtsrbDataModule(L.LightningDataModule):
         )
         self.val_set = SignDataset(data.train.images[val_idx], data.train.labels[val_idx])
         self.test_set = SignDataset(data.test.images, data.test.labels)
+        if self.device is not None:
+            if self.train_set.jitter is not None and self.train_set.batched_jitter is None:
+                raise ConfigError(
+                    f"data.device={self.device} needs the batched jitter: set "
+                    "data.jitter.batched=true and keep the jitter to the affine transform "
+                    "with border replicate or constant (or turn the jitter off)"
+                )
+            for dataset in (self.train_set, self.val_set, self.test_set):
+                dataset.to(self.device)
         self._log_summary(data, train_idx, val_idx)
 
     def _log_summary(self, data: Gtsrb, train_idx: np.ndarray, val_idx: np.ndarray) -> None:

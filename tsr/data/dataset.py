@@ -42,7 +42,15 @@ class SignDataset(Dataset[Batch]):
         self.jitter = jitter
         self.extra_jitter = extra_jitter or jitter
         self.batched_jitter = batched_jitter
+        self.on_device: tuple[torch.Tensor, torch.Tensor] | None = None
         self._seeded_with: int | None = None
+
+    def to(self, device: str | torch.device) -> SignDataset:
+        """Keep the images (as uint8 N, C, H, W) and labels on `device` (`data.device`):
+        batches are then cut and jittered there, with no host-to-device copies."""
+        images = torch.from_numpy(self.images).permute(0, 3, 1, 2).contiguous()
+        self.on_device = (images.to(device), torch.from_numpy(self.labels).to(device))
+        return self
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -66,6 +74,15 @@ class SignDataset(Dataset[Batch]):
         n = len(self.labels)
         is_extra = index >= n
         base = index % n
+        if self.on_device is not None:  # see `to`
+            all_images, all_labels = self.on_device
+            at = torch.from_numpy(base).to(all_images.device)
+            images, labels = all_images[at], all_labels[at]
+            selected = is_extra if self.jitter is None else np.ones(len(index), dtype=bool)
+            if self.batched_jitter is not None and selected.any():
+                self.batched_jitter.seed(torch.initial_seed() % 2**32)
+                images = self.batched_jitter(images, selected)
+            return images, labels
         if self.batched_jitter is not None:
             selected = is_extra if self.jitter is None else np.ones(len(index), dtype=bool)
             images = torch.from_numpy(self.images[base]).permute(0, 3, 1, 2)
