@@ -27,6 +27,7 @@ def test_benchmark_smoke(tmp_path: Path, cache_dir: Path, mirror: Path) -> None:
             "bench.repeats=1",
             "bench.loader_batches=3",
             "bench.epoch_batches=3",
+            "bench.epoch_repeats=1",
             "bench.latency_runs=5",
             "bench.inference_batch=32",
             "bench.memory_batches=3",
@@ -53,6 +54,7 @@ def test_benchmark_smoke(tmp_path: Path, cache_dir: Path, mirror: Path) -> None:
         assert row["macs"] > 0 and 0 < row["fraction_of_conv_peak"] < 2
         assert row["latency_ms"] > 0 and row["batched_images_per_s"] > 0
     assert results["jitter"]["epoch_s_jitter"] > 0
+    assert results["jitter"]["epoch_s_jitter_per_image"] > 0
     assert results["memory"]["processes"] >= 2  # main process and its workers
     assert results["memory"]["peak_pss_mib"] > 100
     assert len(results["targets"]) == 7

@@ -93,7 +93,9 @@ def markdown_report(results: dict[str, Any]) -> str:
         lines += [
             "",
             f"Epoch of {j['model']}: {j['epoch_s_jitter']:.2f} s with jitter, "
-            f"{j['epoch_s_no_jitter']:.2f} s without ({j['jitter_over_no_jitter']:.2f}x).",
+            f"{j['epoch_s_no_jitter']:.2f} s without ({j['jitter_over_no_jitter']:.2f}x); "
+            f"{j['epoch_s_jitter_per_image']:.2f} s with the jitter as one albumentations call "
+            "per image (data.jitter.batched=false).",
         ]
     mem = results.get("memory")
     if mem:
