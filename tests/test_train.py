@@ -113,10 +113,12 @@ def test_headline_command_runs_with_the_model_defaults(tmp_path: Path, cache_dir
         f"data.mirror={mirror}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "model multiscale: 1.11 M parameters, 32.1 M MACs per image" in result.stdout
+    cost = "model multiscale with a spatial transformer: 1.12 M parameters, 32.4 M MACs per image"
+    assert cost in result.stdout
     (metrics_file,) = (tmp_path / "logs" / "runs").glob("*/metrics.json")
     metrics = json.loads(metrics_file.read_text())
-    assert metrics["model_config"] == "multiscale" and metrics["parameters"] == 1_114_359
+    assert metrics["model_config"] == "multiscale" and metrics["parameters"] == 1_124_807
+    assert metrics["stn"] is True
     assert metrics["test/acc"] is not None
 
 
