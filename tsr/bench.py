@@ -137,17 +137,11 @@ def measure_model(
         ),
     }
     if device.type == "cuda":
-        bf16 = _training_cfg(
-            overrides, output_dir, *cfg_overrides(cfg), "trainer.precision=bf16-mixed"
-        )
+        bf16 = training.bench_config(cfg, precision="bf16-mixed")  # same data, same model
         result["tsr_bf16_images_per_s"] = training.lightning_throughput(
             bf16, warmup, steps
         ).images_per_s
     return result
-
-
-def cfg_overrides(cfg: DictConfig) -> list[str]:
-    return [f"model={cfg.model.name}", f"data.preprocessing={cfg.data.preprocessing}"]
 
 
 def measure_jitter(
@@ -300,11 +294,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
             results = run(argv)
-            output_dir = Path(
-                compose(
-                    "bench", overrides=[a for a in argv if a.startswith("bench.")]
-                ).bench.output_dir
-            )
     except TsrError as exc:
         log.error("%s", exc)
         sys.exit(2)
@@ -312,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         log.error("invalid configuration: %s", exc)
         sys.exit(2)
     print(markdown_report(results))
-    path = save(results, output_dir)
+    path = save(results, Path(results["settings"]["output_dir"]))
     log.info("results written to %s (and .md)", path)
     missed = [t for t in results["targets"] if t["met"] is False]
     if missed:

@@ -74,22 +74,19 @@ class SignDataset(Dataset[Batch]):
         n = len(self.labels)
         is_extra = index >= n
         base = index % n
-        if self.on_device is not None:  # see `to`
-            all_images, all_labels = self.on_device
-            at = torch.from_numpy(base).to(all_images.device)
-            images, labels = all_images[at], all_labels[at]
+        if self.on_device is not None or self.batched_jitter is not None:
+            if self.on_device is not None:  # see `to`
+                all_images, all_labels = self.on_device
+                at = torch.from_numpy(base).to(all_images.device)
+                images, labels = all_images[at], all_labels[at]
+            else:
+                images = torch.from_numpy(self.images[base]).permute(0, 3, 1, 2)
+                labels = torch.from_numpy(self.labels[base])
             selected = is_extra if self.jitter is None else np.ones(len(index), dtype=bool)
             if self.batched_jitter is not None and selected.any():
                 self.batched_jitter.seed(torch.initial_seed() % 2**32)
                 images = self.batched_jitter(images, selected)
             return images, labels
-        if self.batched_jitter is not None:
-            selected = is_extra if self.jitter is None else np.ones(len(index), dtype=bool)
-            images = torch.from_numpy(self.images[base]).permute(0, 3, 1, 2)
-            if selected.any():
-                self.batched_jitter.seed(torch.initial_seed() % 2**32)
-                images = self.batched_jitter(images, selected)
-            return images, torch.from_numpy(self.labels[base])
         batch = self.images[base]  # a copy: jitter writes into it
         if self.jitter is not None or (is_extra.any() and self.extra_jitter is not None):
             self._seed_jitter()
