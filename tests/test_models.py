@@ -191,3 +191,26 @@ def test_cost_counts_parameters_and_macs() -> None:
     assert lenet["parameters"] == 156 + 2_416 + 80_200 + 16_884 + 3_655
     with_stn = SignClassifier("lenet", in_channels=1, stn=True).cost()
     assert with_stn["macs"] > lenet["macs"] and with_stn["parameters"] > lenet["parameters"]
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "elu", "gelu"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_pooling_before_the_activation_is_exact(activation: str, dtype: torch.dtype) -> None:
+    """Where the stages pool before activating (a quarter of the activation work), outputs
+    and gradients equal activate-then-pool bit for bit, zeros (ties) included; GELU, which
+    is not monotonic, keeps its order."""
+    from tsr.models.layers import activation_and_pool, make_activation
+
+    torch.manual_seed(0)
+    x = torch.randn(4, 8, 28, 28, dtype=dtype)
+    x = torch.where(torch.rand(x.shape) < 0.1, torch.zeros_like(x), x)
+    x = x.contiguous(memory_format=torch.channels_last)
+    layers = activation_and_pool(activation, torch.nn.MaxPool2d(2))
+    assert isinstance(layers[0], torch.nn.MaxPool2d) == (activation != "gelu")
+    reference = torch.nn.Sequential(make_activation(activation), torch.nn.MaxPool2d(2))
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out_a, out_b = reference(a), torch.nn.Sequential(*layers)(b)
+    grad = torch.randn_like(out_a)
+    out_a.backward(grad)
+    out_b.backward(grad)
+    assert torch.equal(out_a, out_b) and torch.equal(a.grad, b.grad)

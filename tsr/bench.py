@@ -5,7 +5,8 @@ Measures the data path (cold preparation, warm load, the training loader alone),
 training throughput per model in tsr's Lightning loop and in a plain loop on the same
 model, data and batch size (their ratio), epoch time with jitter on vs off, inference
 latency and throughput, MACs and achieved FLOP/s as a fraction of the convolution
-peak, and peak memory of a training run with workers. On CUDA also with bf16 autocast.
+peak, and peak memory of a training run with workers. Training and inference in fp32 and
+in bf16 mixed precision, each against the peak of its own precision.
 Prints a table and writes JSON and Markdown to `bench.output_dir`; checks the targets
 of experiments/benchmarks/README.md.
 """
@@ -40,6 +41,7 @@ from tsr.errors import TsrError
 from tsr.files import write_json, write_text_atomic
 from tsr.provenance import code_version, package_versions
 from tsr.resolvers import register_resolvers
+from tsr.training.precision import BF16, FP32, choose_precision, cpu_features
 
 log = logging.getLogger("tsr.bench")
 REPO = Path(__file__).resolve().parents[1]
@@ -66,6 +68,7 @@ def machine() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "cuda": torch.cuda.is_available(),
+        "cpu_features": cpu_features(),
     }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
@@ -86,9 +89,15 @@ def _steps(bench: DictConfig, model: str) -> int:
 
 
 def measure_model(
-    bench: DictConfig, overrides: Sequence[str], output_dir: Path, model: str, peak: float
+    bench: DictConfig,
+    overrides: Sequence[str],
+    output_dir: Path,
+    model: str,
+    peaks: dict[str, float],
 ) -> dict[str, Any]:
-    """Plain vs Lightning throughput (interleaved, best of `repeats`), cost, inference."""
+    """Per precision: plain vs Lightning training throughput and inference speed. All
+    loops run back to back once per attempt (plain and tsr in every precision), so the
+    machine's slow spells hit a whole attempt; the ratios are medians over attempts."""
     cfg = _training_cfg(
         overrides,
         output_dir,
@@ -98,49 +107,69 @@ def measure_model(
         "data.jitter.enabled=false",  # the plain loop has no jitter: same data in both
         "data.min_per_class=0",
     )
+    precisions = list(bench.precisions)
+    configs = {p: training.bench_config(cfg, precision=p) for p in precisions}
     warmup, steps = int(bench.warmup_steps), _steps(bench, model)
-    plain_runs: list[float] = []
-    tsr_runs: list[float] = []
-    for attempt in range(int(bench.repeats)):  # back to back, so slow spells hit both
-        plain_runs.append(training.plain_throughput(cfg, warmup, steps).images_per_s)
-        tsr_runs.append(training.lightning_throughput(cfg, warmup, steps).images_per_s)
-        log.info(
-            "%s, attempt %d: plain %.0f img/s, tsr %.0f img/s",
-            model,
-            attempt + 1,
-            plain_runs[-1],
-            tsr_runs[-1],
-        )
-    plain, lightning = max(plain_runs), max(tsr_runs)
-    # the ratio: median over the back-to-back pairs (robust to the machine's slow spells)
-    ratio = statistics.median(t / p for t, p in zip(tsr_runs, plain_runs, strict=True))
+    runs: dict[str, dict[str, list[float]]] = {p: {"plain": [], "tsr": []} for p in precisions}
+    for attempt in range(int(bench.repeats)):
+        for precision, run_cfg in configs.items():
+            plain = training.plain_throughput(run_cfg, warmup, steps).images_per_s
+            tsr = training.lightning_throughput(run_cfg, warmup, steps).images_per_s
+            runs[precision]["plain"].append(plain)
+            runs[precision]["tsr"].append(tsr)
+            log.info(
+                "%s %s, attempt %d: plain %.0f img/s, tsr %.0f img/s",
+                model,
+                precision,
+                attempt + 1,
+                plain,
+                tsr,
+            )
     datamodule, module, _ = training.prepared(training.bench_config(cfg))
     cost = module.cost()
     shape = (datamodule.in_channels, datamodule.image_size, datamodule.image_size)
     device = _device() if cfg.trainer.get("accelerator") != "cpu" else torch.device("cpu")
-    # forward + backward ~ 3 forward passes; 2 FLOPs per multiply-accumulate
-    achieved = lightning * cost["macs"] * 2 * 3
-    result = {
+    auto = choose_precision("cpu" if device.type == "cpu" else "gpu", cost["macs"])
+    result: dict[str, Any] = {
         "model": model,
         "parameters": cost["parameters"],
         "macs": cost["macs"],
         "steps": steps,
-        "plain_images_per_s": plain,
-        "tsr_images_per_s": lightning,
-        "tsr_over_plain": ratio,
-        "plain_runs": plain_runs,
-        "tsr_runs": tsr_runs,
-        "achieved_flops": achieved,
-        "fraction_of_conv_peak": achieved / peak,
-        **inference_speed(
-            module, shape, device, int(bench.inference_batch), int(bench.latency_runs)
-        ),
+        "precision": auto.precision,  # what trainer.precision=auto trains it in here
+        "precision_reason": auto.reason,
+        "precisions": {},
     }
-    if device.type == "cuda":
-        bf16 = training.bench_config(cfg, precision="bf16-mixed")  # same data, same model
-        result["tsr_bf16_images_per_s"] = training.lightning_throughput(
-            bf16, warmup, steps
-        ).images_per_s
+    for precision in precisions:
+        plain_runs, tsr_runs = runs[precision]["plain"], runs[precision]["tsr"]
+        # forward + backward ~ 3 forward passes; 2 FLOPs per multiply-accumulate
+        achieved = max(tsr_runs) * cost["macs"] * 2 * 3
+        result["precisions"][precision] = {
+            "plain_images_per_s": max(plain_runs),
+            "tsr_images_per_s": max(tsr_runs),
+            "tsr_over_plain": statistics.median(
+                t / p for t, p in zip(tsr_runs, plain_runs, strict=True)
+            ),
+            "plain_runs": plain_runs,
+            "tsr_runs": tsr_runs,
+            "achieved_flops": achieved,
+            "fraction_of_peak": achieved / peaks[precision],
+            **inference_speed(
+                module,
+                shape,
+                device,
+                int(bench.inference_batch),
+                int(bench.latency_runs),
+                bf16=precision == BF16,
+            ),
+        }
+    if BF16 in runs and FP32 in runs:  # the speed-up, median over attempts
+        result["bf16_over_fp32"] = statistics.median(
+            b / f for b, f in zip(runs[BF16]["tsr"], runs[FP32]["tsr"], strict=True)
+        )
+        rows = result["precisions"]
+        result["bf16_inference_over_fp32"] = (
+            rows[BF16]["batched_images_per_s"] / rows[FP32]["batched_images_per_s"]
+        )
     return result
 
 
@@ -243,8 +272,14 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tsr-bench-run-") as tmp:
         output_dir = Path(tmp)
         _training_cfg(overrides, output_dir)  # a bad override fails before anything runs
-        log.info("convolution peak on %s ...", device)
-        peak = conv_peak(device, float(bench.peak_seconds))
+        log.info("convolution peaks on %s ...", device)
+        seconds = float(bench.peak_seconds)
+        peaks = {
+            FP32: conv_peak(device, seconds),
+            BF16: conv_peak(device, seconds, dtype=torch.bfloat16),
+        }
+        accelerator = "cpu" if device.type == "cpu" else "gpu"
+        choice = choose_precision(accelerator)
         results: dict[str, Any] = {
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": ["python", "-m", "tsr.bench", *argv],
@@ -252,19 +287,31 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
             "code": code_version(),
             "packages": package_versions(),
             "settings": OmegaConf.to_container(bench),
+            # what `trainer.precision=auto` picks here for a large network, and why; each
+            # model row says what it picks for that model; the targets read those rows
+            "precision": choice.precision,
+            "precision_reason": choice.reason,
             "peak": {
-                "conv_flops": peak,
-                "matmul_flops": matmul_peak(device, float(bench.peak_seconds) / 2),
+                "conv_flops": peaks[FP32],
+                "conv_flops_bf16": peaks[BF16],
+                "bf16_over_fp32": peaks[BF16] / peaks[FP32],
+                "matmul_flops": matmul_peak(device, seconds / 2),
+                "matmul_flops_bf16": matmul_peak(device, seconds / 2, dtype=torch.bfloat16),
             },
         }
         log.info(
-            "peak: conv %.1f GFLOP/s, matmul %.1f GFLOP/s",
-            peak / 1e9,
+            "peak: conv %.1f GFLOP/s fp32, %.1f bf16; matmul %.1f fp32, %.1f bf16; "
+            "trainer.precision=auto here: %s (%s)",
+            peaks[FP32] / 1e9,
+            peaks[BF16] / 1e9,
             results["peak"]["matmul_flops"] / 1e9,
+            results["peak"]["matmul_flops_bf16"] / 1e9,
+            choice.precision,
+            choice.reason,
         )
         results["data"] = measure_data(bench, overrides, output_dir)
         results["models"] = [
-            measure_model(bench, overrides, output_dir, m, peak) for m in bench.models
+            measure_model(bench, overrides, output_dir, m, peaks) for m in bench.models
         ]
         results["jitter"] = measure_jitter(bench, overrides, output_dir)
         if bench.memory:

@@ -35,6 +35,7 @@ from tsr.resolvers import register_resolvers
 from tsr.resume import FINISHED_MARKER, continue_in_place, move_log_into, resume_point
 from tsr.tensorboard import log_hparams
 from tsr.timing import EpochTimer
+from tsr.training.precision import AUTO, resolve_precision
 
 log = logging.getLogger(__name__)
 register_resolvers()
@@ -50,13 +51,25 @@ def _instantiate_all(group: DictConfig | None) -> list[Any]:
     return [instantiate(node) for node in (group or {}).values() if node and "_target_" in node]
 
 
-def build(
-    cfg: DictConfig, callbacks: Sequence[L.Callback] = ()
-) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
-    """Instantiate everything from the config; checks every value before data is touched.
-    `callbacks` are added to the configured ones (a sweep's pruning callback)."""
-    check_run_settings(cfg)
+def _instantiate(cfg: DictConfig, build_fn):
+    """Run `build_fn`; Hydra wraps constructor errors in InstantiationException: a
+    TsrError inside is re-raised as it is, anything else becomes a ConfigError."""
     try:
+        return build_fn()
+    except Exception as exc:
+        cause = exc
+        while cause.__cause__ is not None and not isinstance(cause, TsrError):
+            cause = cause.__cause__
+        if isinstance(cause, TsrError):
+            raise cause from None
+        raise ConfigError(f"invalid configuration: {exc}") from exc
+
+
+def build_data_and_model(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule]:
+    """The data module (no data read yet) and the model of `cfg`."""
+    check_run_settings(cfg)
+
+    def make():
         datamodule = instantiate(cfg.data, _convert_="all")
         model = instantiate(
             cfg.model,
@@ -67,18 +80,35 @@ def build(
             data_type=datamodule.preprocessing,
             _convert_="all",
         )
-        trainer = instantiate(
+        return datamodule, model
+
+    return _instantiate(cfg, make)
+
+
+def choose_run_precision(cfg: DictConfig) -> str:
+    """Resolve `trainer.precision=auto` in `cfg` (in place) for this machine and model."""
+    if cfg.trainer.get("precision") != AUTO:
+        return str(cfg.trainer.get("precision"))
+    _, model = build_data_and_model(cfg)
+    return resolve_precision(cfg.trainer, model.cost()["macs"])
+
+
+def build(
+    cfg: DictConfig, callbacks: Sequence[L.Callback] = ()
+) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
+    """Instantiate everything from the config; checks every value before data is touched.
+    `callbacks` are added to the configured ones (a sweep's pruning callback)."""
+    datamodule, model = build_data_and_model(cfg)
+    if cfg.trainer.get("precision") == AUTO:  # bf16 where the hardware and the size pay
+        resolve_precision(cfg.trainer, model.cost()["macs"])
+    trainer = _instantiate(
+        cfg,
+        lambda: instantiate(
             cfg.trainer,
             callbacks=[*_instantiate_all(cfg.get("callbacks")), *callbacks],
             logger=_instantiate_all(cfg.get("logger")) or False,
-        )
-    except Exception as exc:  # Hydra wraps constructor errors in InstantiationException
-        cause = exc
-        while cause.__cause__ is not None and not isinstance(cause, TsrError):
-            cause = cause.__cause__
-        if isinstance(cause, TsrError):
-            raise cause from None
-        raise ConfigError(f"invalid configuration: {exc}") from exc
+        ),
+    )
     return datamodule, model, trainer
 
 
@@ -94,6 +124,7 @@ def train(
 ) -> dict[str, Any]:
     """Train and test one configuration; return its metrics (also in metrics.json).
     `callbacks` join the configured ones; `show_summary` prints the results table."""
+    choose_run_precision(cfg)  # before resuming: runs record the precision they used
     point = resume_point(cfg)
     if point is not None:
         new_dir = Path(cfg.paths.output_dir)
@@ -143,6 +174,7 @@ def train(
         "stn": bool(cfg.model.get("stn", False)),
         "preprocessing": cfg.data.preprocessing,
         "epochs": trainer.current_epoch,
+        "precision": str(trainer.precision),
         "seed": cfg.seed,
         "val/acc_best": fit_metrics.get("val/acc_best"),
         "val/acc": fit_metrics.get("val/acc"),
@@ -168,11 +200,17 @@ def _print_summary(metrics: dict[str, Any], output_dir: Path) -> None:
     table = Table(title=f"tsr: {metrics['model']} on {metrics['preprocessing']}")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key in ("val/acc_best", "test/acc", "test/loss", "epochs", "seconds_per_epoch"):
+    keys = ("val/acc_best", "test/acc", "test/loss", "epochs", "seconds_per_epoch", "precision")
+    for key in keys:
         value = metrics[key]
         if value is None:
             continue
-        text = f"{value:.2%}" if key.endswith("acc") or key.endswith("acc_best") else f"{value:.4g}"
+        if isinstance(value, str):
+            text = value
+        elif key.endswith("acc") or key.endswith("acc_best"):
+            text = f"{value:.2%}"
+        else:
+            text = f"{value:.4g}"
         table.add_row(key, text)
     Console().print(table)
     log.info("metrics written to %s", output_dir / "metrics.json")

@@ -14,11 +14,14 @@ def inference_speed(
     device: torch.device,
     batch: int,
     latency_runs: int,
+    bf16: bool = False,
 ) -> dict[str, float]:
+    """`bf16`: under bf16 autocast (what a model trained with bf16-mixed runs in)."""
     model = model.to(device).eval()
     one = torch.randint(0, 256, (1, *shape), dtype=torch.uint8, device=device)
     many = torch.randint(0, 256, (batch, *shape), dtype=torch.uint8, device=device)
-    with torch.inference_mode():
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+    with torch.inference_mode(), autocast:
         for _ in range(3):
             model(one)
             model(many)

@@ -92,10 +92,15 @@ def lightning_throughput(cfg: DictConfig, warmup: int, steps: int) -> Throughput
 
 
 def plain_throughput(cfg: DictConfig, warmup: int, steps: int) -> Throughput:
+    """The hand-written loop; with `trainer.precision=bf16-mixed` the forward pass and the
+    loss run under bf16 autocast and the backward pass outside it, as Lightning does."""
     datamodule, model, _ = prepared(bench_config(cfg))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if cfg.trainer.get("accelerator") == "cpu":
         device = torch.device("cpu")
+    autocast = torch.autocast(
+        device.type, dtype=torch.bfloat16, enabled=cfg.trainer.precision == "bf16-mixed"
+    )
     model = model.to(device).train()
     optimizer = build_optimizer(model.parameters(), model.optimizer_config)
     images = torch.from_numpy(datamodule.train_set.images).permute(0, 3, 1, 2).to(device)
@@ -110,7 +115,8 @@ def plain_throughput(cfg: DictConfig, warmup: int, steps: int) -> Throughput:
             synchronize(device)
             start = time.perf_counter()
         index = order[step * batch : (step + 1) * batch]
-        loss = F.cross_entropy(model(images[index]), labels[index])
+        with autocast:
+            loss = F.cross_entropy(model(images[index]), labels[index])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -20,6 +20,21 @@ def make_activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
+# Activations that never decrease: max-pooling commutes with them exactly
+MONOTONIC = frozenset({"relu", "leaky_relu", "elu"})
+
+
+def activation_and_pool(activation: str, pool: nn.Module) -> list[nn.Module]:
+    """`activation` then `pool`, run as pool then activation where that is the same
+    function: max(f(a), f(b)) = f(max(a, b)) for a non-decreasing f, and the gradient
+    reaches the same input, so outputs and gradients are identical. It applies the
+    activation to a quarter of the values (2x2 pooling): measured on the AMX Xeon, ReLU
+    forward and backward were 7 % of a bf16 `multiscale` training step."""
+    if activation in MONOTONIC and isinstance(pool, nn.MaxPool2d):
+        return [pool, make_activation(activation)]
+    return [make_activation(activation), pool]
+
+
 def check_dropout(p: float) -> float:
     if not 0.0 <= p < 1.0:
         raise ConfigError(f"dropout={p} must lie in [0, 1)")

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from tsr.errors import ConfigError
-from tsr.models.layers import check_dropout, make_activation
+from tsr.models.layers import activation_and_pool, check_dropout, make_activation
 from tsr.models.registry import register_model
 
 POOLS: dict[str, type[nn.Module]] = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
@@ -37,11 +37,9 @@ class LeNet5(nn.Module):
             raise ConfigError(f"unknown pool {pool!r}; valid choices: {', '.join(POOLS)}")
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 6, 5),
-            make_activation(activation),
-            POOLS[pool](2),
+            *activation_and_pool(activation, POOLS[pool](2)),
             nn.Conv2d(6, 16, 5),
-            make_activation(activation),
-            POOLS[pool](2),
+            *activation_and_pool(activation, POOLS[pool](2)),
             nn.Flatten(),
         )
         side = ((image_size - 4) // 2 - 4) // 2

@@ -18,16 +18,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tsr.models.layers import check_dropout, make_activation
+from tsr.models.layers import activation_and_pool, check_dropout, make_activation
 from tsr.models.registry import register_model
 
 
 def conv_stage(in_channels: int, out_channels: int, activation: str, batch_norm: bool) -> nn.Module:
-    """conv 5x5 (valid) -> [batch norm] -> activation -> max-pool 2."""
+    """conv 5x5 (valid) -> [batch norm] -> activation -> max-pool 2 (pooled first where
+    that is exact: layers.activation_and_pool)."""
     layers: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, 5, bias=not batch_norm)]
     if batch_norm:
         layers.append(nn.BatchNorm2d(out_channels))
-    layers += [make_activation(activation), nn.MaxPool2d(2)]
+    layers += activation_and_pool(activation, nn.MaxPool2d(2))
     return nn.Sequential(*layers)
 
 
