@@ -110,20 +110,21 @@ def measure_model(
     precisions = list(bench.precisions)
     configs = {p: training.bench_config(cfg, precision=p) for p in precisions}
     warmup, steps = int(bench.warmup_steps), _steps(bench, model)
-    runs: dict[str, dict[str, list[float]]] = {p: {"plain": [], "tsr": []} for p in precisions}
+    bare = model in bench.bare_lightning  # also Lightning's own floor (a bare module)
+    loops = {"plain": training.plain_throughput, "tsr": training.lightning_throughput}
+    if bare:
+        loops["bare"] = training.bare_lightning_throughput
+    runs = {p: {loop: [] for loop in loops} for p in precisions}
     for attempt in range(int(bench.repeats)):
         for precision, run_cfg in configs.items():
-            plain = training.plain_throughput(run_cfg, warmup, steps).images_per_s
-            tsr = training.lightning_throughput(run_cfg, warmup, steps).images_per_s
-            runs[precision]["plain"].append(plain)
-            runs[precision]["tsr"].append(tsr)
+            for loop, measure in loops.items():
+                runs[precision][loop].append(measure(run_cfg, warmup, steps).images_per_s)
             log.info(
-                "%s %s, attempt %d: plain %.0f img/s, tsr %.0f img/s",
+                "%s %s, attempt %d: %s",
                 model,
                 precision,
                 attempt + 1,
-                plain,
-                tsr,
+                ", ".join(f"{loop} {runs[precision][loop][-1]:.0f} img/s" for loop in loops),
             )
     datamodule, module, _ = training.prepared(training.bench_config(cfg))
     cost = module.cost()
@@ -152,6 +153,17 @@ def measure_model(
             "plain_runs": plain_runs,
             "tsr_runs": tsr_runs,
             "achieved_flops": achieved,
+            **(
+                {
+                    "bare_lightning_images_per_s": max(runs[precision]["bare"]),
+                    "bare_lightning_runs": runs[precision]["bare"],
+                    "bare_lightning_over_plain": statistics.median(
+                        b / p for b, p in zip(runs[precision]["bare"], plain_runs, strict=True)
+                    ),
+                }
+                if bare
+                else {}
+            ),
             "fraction_of_peak": achieved / peaks[precision],
             **inference_speed(
                 module,

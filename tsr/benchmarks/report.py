@@ -119,6 +119,16 @@ def markdown_report(results: dict[str, Any]) -> str:
                 f"{_g(p['achieved_flops'])} | {p['fraction_of_peak']:.0%} | "
                 f"{p['latency_ms']:.2f} ms | {p['batched_images_per_s']:,.0f} |"
             )
+    for r in results.get("models", []):
+        for precision, p in r["precisions"].items():
+            if "bare_lightning_over_plain" in p:
+                lines.append(
+                    f"\nLightning's own floor, {r['model']} {_precision_name(precision)}: a bare "
+                    "LightningModule (same network and optimiser, in-memory batches, no metrics) "
+                    f"runs at {p['bare_lightning_over_plain']:.2f} x the plain loop "
+                    f"({p['bare_lightning_images_per_s']:,.0f} img/s); tsr at "
+                    f"{p['tsr_over_plain']:.2f}."
+                )
     speedups = [r for r in results.get("models", []) if "bf16_over_fp32" in r]
     if speedups:
         lines += ["", "| model | bf16 / fp32 training | bf16 / fp32 inference (batched) |"]

@@ -18,7 +18,7 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from tsr.benchmarks.timing import synchronize
 from tsr.models.optim import build_optimizer
@@ -122,6 +122,58 @@ def plain_throughput(cfg: DictConfig, warmup: int, steps: int) -> Throughput:
         optimizer.step()
     synchronize(device)
     return Throughput(steps * batch / (time.perf_counter() - start), steps, batch)
+
+
+class _BareModule(L.LightningModule):
+    """Lightning with nothing of tsr's: the same network (normalisation included) and
+    optimiser, cross-entropy, no metrics, no hooks; fed from in-memory tensors."""
+
+    def __init__(self, network: torch.nn.Module, optimizer_config) -> None:
+        super().__init__()
+        self.network = network
+        self.optimizer_config = optimizer_config
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        images, labels = batch
+        return F.cross_entropy(self.network(images), labels)
+
+    def configure_optimizers(self):
+        return build_optimizer(self.parameters(), self.optimizer_config)
+
+
+class _TensorBatches(torch.utils.data.Dataset):
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitems__(self, indices: list[int]):
+        index = torch.as_tensor(indices)
+        return self.images[index], self.labels[index]
+
+
+def bare_lightning_throughput(cfg: DictConfig, warmup: int, steps: int) -> Throughput:
+    """Lightning's own floor: `trainer.fit` of a bare LightningModule around the same
+    network, batches indexed from one in-memory tensor as in the plain loop."""
+    datamodule, model, _ = prepared(bench_config(cfg))
+    cfg = bench_config(cfg, max_steps=warmup + steps, max_epochs=-1)
+    timer = StepWindowTimer(warmup, steps)
+    options = OmegaConf.to_container(cfg.trainer, resolve=True)
+    options.pop("_target_")
+    trainer = L.Trainer(**options, callbacks=[timer], logger=False)
+    images = torch.from_numpy(datamodule.train_set.images).permute(0, 3, 1, 2)
+    labels = torch.from_numpy(datamodule.train_set.labels)
+    loader = torch.utils.data.DataLoader(
+        _TensorBatches(images, labels),
+        batch_size=datamodule.batch_size,
+        shuffle=True,
+        collate_fn=lambda batch: batch,
+    )
+    trainer.fit(_BareModule(model, model.optimizer_config), loader)
+    if timer.seconds is None:
+        raise RuntimeError(f"the epoch ended before {warmup + steps} steps; use fewer steps")
+    return Throughput(steps * datamodule.batch_size / timer.seconds, steps, datamodule.batch_size)
 
 
 def epoch_seconds(cfg: DictConfig) -> float:
