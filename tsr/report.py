@@ -15,6 +15,8 @@ COLUMNS = (
     ("model_config", "config", "{}"),
     ("preprocessing", "data type", "{}"),
     ("epochs", "epochs", "{}"),
+    ("seed", "seed", "{}"),
+    ("precision", "precision", "{}"),
     ("test/acc", "test acc", "{:.2%}"),
     ("test/loss", "test loss", "{:.3f}"),
     ("val/acc_best", "best val acc", "{:.2%}"),
