@@ -126,11 +126,11 @@ TINY_DATA_TYPE = "clahe"
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, mirror: Path) -> dict:
-    """A LeNet trained a few batches by `tsr.train.train` with the default callbacks, as a
+    """A LeNet trained a few batches by `tsr.training.run.train` with the default callbacks, as a
     user's run writes it; its metrics (test/acc of the best checkpoint) and checkpoint."""
     from hydra import compose, initialize_config_dir
 
-    from tsr.train import train
+    from tsr.training.run import train
 
     folder = tmp_path_factory.mktemp("tiny-run")
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):

@@ -16,7 +16,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 from PIL import Image
 
-from tsr.evaluate import evaluate
+from tsr.inference.evaluation import evaluate
 
 from .conftest import CONF_DIR, REPO
 

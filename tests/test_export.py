@@ -16,8 +16,8 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from tsr.data.preprocessing import preprocess
-from tsr.export import export
 from tsr.inference.checkpoint import load_classifier
+from tsr.inference.exporting import export
 from tsr.inference.forward import logits_of
 from tsr.inference.images import model_input, read_image
 

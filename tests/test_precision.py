@@ -10,9 +10,9 @@ import lightning as L
 import pytest
 import torch
 
-from tsr.train import build, build_data_and_model, choose_run_precision
 from tsr.training import precision
 from tsr.training.precision import BF16, FP32, choose_precision, cpu_features
+from tsr.training.run import build, build_data_and_model, choose_run_precision
 
 from .conftest import CONF_DIR, compose_train
 

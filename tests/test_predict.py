@@ -24,7 +24,7 @@ from tsr.errors import ConfigError, ImageReadError
 from tsr.inference.checkpoint import load_classifier
 from tsr.inference.forward import logits_of
 from tsr.inference.images import read_image
-from tsr.predict import predict
+from tsr.inference.prediction import predict
 
 from .conftest import CONF_DIR, REPO, TINY_DATA_TYPE
 from .crafted_images import bad_inputs, encode, good_inputs

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tsr.train import train
+from tsr.training.run import train
 
 from .conftest import compose_train
 

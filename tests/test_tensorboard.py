@@ -18,7 +18,7 @@ from tensorboard.backend.event_processing.event_multiplexer import EventMultiple
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from tsr.data.classes import CLASS_NAMES
-from tsr.train import train
+from tsr.training.run import train
 
 from .conftest import CONF_DIR, REPO
 

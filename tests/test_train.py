@@ -13,7 +13,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from tsr.errors import TrainingDiverged
-from tsr.train import build, train
+from tsr.training.run import build, train
 
 from .conftest import CONF_DIR, REPO, compose_train
 

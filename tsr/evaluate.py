@@ -1,166 +1,25 @@
-"""Evaluate a checkpoint on the official test set: `python -m tsr.evaluate ckpt=...`.
-
-Writes to the run folder (logs/evaluate/<date-time>/ unless output_dir=):
-report.json (accuracy, loss, macro and per-class precision/recall/F1, confusion
-matrix, the most confident mistakes), per_class.csv, confusion_matrix.png,
-per_class_recall.png and worst_mistakes.png. Everything about the model (data
-type, normalisation, class names) comes from the checkpoint.
+"""`python -m tsr.evaluate ckpt=<file.ckpt> [key=value ...]`: tsr.inference.evaluation on the
+official test set; exit status 0, or 2 with one error line (tsr.cli).
 """
 
 from __future__ import annotations
 
 import logging
-import sys
-import time
-import warnings
-from pathlib import Path
-from typing import Any
 
 import hydra
-import numpy as np
-import torch
 from omegaconf import DictConfig
-from rich.console import Console
-from rich.table import Table
 
-from tsr.data.datamodule import GtsrbDataModule
-from tsr.errors import TsrError
-from tsr.files import save_figure, write_csv, write_json
-from tsr.inference.checkpoint import load_classifier
-from tsr.inference.forward import logits_of, probabilities_of
-from tsr.inference.metrics import classification_report
-from tsr.progress import progress_bar
-from tsr.tensorboard.figures import confusion_figure, mistakes_figure, per_class_accuracy_figure
+from tsr.cli import silence_known_warnings, user_errors
+from tsr.inference.evaluation import evaluate
 
 log = logging.getLogger(__name__)
-warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
-
-
-def _worst_mistakes(probs: torch.Tensor, labels: np.ndarray, count: int) -> np.ndarray:
-    """Indices of the `count` wrong predictions with the highest confidence."""
-    confidence, predicted = probs.max(dim=1)
-    wrong = np.flatnonzero(predicted.numpy() != labels)
-    order = np.argsort(-confidence.numpy()[wrong], kind="stable")
-    return wrong[order][:count]
-
-
-def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    """Evaluate `cfg.ckpt` on the test split; write the outputs; return the report."""
-    classifier = load_classifier(cfg.ckpt, cfg.device, cfg.get("data_type"))
-    output_dir = Path(cfg.output_dir)
-    datamodule = GtsrbDataModule(
-        data_dir=cfg.data_dir,
-        mirror=cfg.mirror,
-        preprocessing=classifier.data_type,
-        image_size=classifier.image_size,
-    )
-    test = datamodule.load().test
-    start = time.perf_counter()
-    with progress_bar("evaluate on the test set", total=len(test)) as advance:
-        if cfg.tta:  # log of the averaged probabilities: softmax gives them back
-            probs = probabilities_of(classifier.model, test.images, cfg.batch_size, True, advance)
-            logits = probs.clamp_min(1e-12).log()
-        else:
-            logits = logits_of(classifier.model, test.images, cfg.batch_size, advance)
-    seconds = time.perf_counter() - start
-    names = classifier.class_names
-    report = classification_report(logits, test.labels, names)
-    probs = logits.softmax(dim=1)
-    worst = _worst_mistakes(probs, test.labels, max(0, int(cfg.mistakes)))
-    confidence, predicted = probs.max(dim=1)
-    hparams = classifier.model.hparams
-    report = {
-        "checkpoint": str(classifier.path),
-        "model": hparams.get("name") or hparams["backbone"],
-        "backbone": hparams["backbone"],
-        "stn": bool(hparams.get("stn", False)),
-        "data_type": classifier.data_type,
-        "image_size": classifier.image_size,
-        "tta": bool(cfg.tta),
-        "split": "official test set",
-        "device": str(classifier.device),
-        "seconds": round(seconds, 3),
-        "images_per_second": round(len(test) / seconds, 1) if seconds > 0 else None,
-        **report,
-        # test_index i is GTSRB/Final_Test/Images/{i:05d}.ppm (GT-final_test.csv order)
-        "worst_mistakes": [
-            {
-                "test_index": int(i),
-                "true": int(test.labels[i]),
-                "true_name": names[test.labels[i]],
-                "predicted": int(predicted[i]),
-                "predicted_name": names[int(predicted[i])],
-                "confidence": float(confidence[i]),
-            }
-            for i in worst
-        ],
-    }
-    _write_outputs(output_dir, report, test.images, worst, names)
-    _print_summary(report, output_dir)
-    return report
-
-
-def _write_outputs(
-    output_dir: Path,
-    report: dict[str, Any],
-    images: np.ndarray,
-    worst: np.ndarray,
-    names: tuple[str, ...],
-) -> None:
-    matrix = np.asarray(report["confusion_matrix"])
-    recall = np.array([row["recall"] for row in report["per_class"]])
-    save_figure(output_dir / "confusion_matrix.png", confusion_figure(matrix, names))
-    save_figure(output_dir / "per_class_recall.png", per_class_accuracy_figure(recall, names))
-    if len(worst):
-        mistakes = report["worst_mistakes"]
-        figure = mistakes_figure(
-            torch.from_numpy(images[worst]).permute(0, 3, 1, 2),
-            [m["true"] for m in mistakes],
-            [m["predicted"] for m in mistakes],
-            [m["confidence"] for m in mistakes],
-            names,
-        )
-        save_figure(output_dir / "worst_mistakes.png", figure)
-    write_csv(
-        output_dir / "per_class.csv",
-        ["class_id", "name", "support", "precision", "recall", "f1"],
-        (
-            [
-                r["class_id"],
-                r["name"],
-                r["support"],
-                *(f"{r[k]:.6f}" for k in ("precision", "recall", "f1")),
-            ]
-            for r in report["per_class"]
-        ),
-    )
-    write_json(output_dir / "report.json", report)
-
-
-def _print_summary(report: dict[str, Any], output_dir: Path) -> None:
-    table = Table(title=f"tsr evaluate: {report['model']} on {report['data_type']}, test set")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    table.add_row("images", f"{report['images']:,}")
-    table.add_row("accuracy", f"{report['accuracy']:.2%}")
-    table.add_row("loss", f"{report['loss']:.4f}")
-    for key in ("precision", "recall", "f1"):
-        table.add_row(f"macro {key}", f"{report['macro'][key]:.2%}")
-    worst = sorted(report["per_class"], key=lambda r: r["f1"])[:3]
-    table.add_row(
-        "lowest F1", "; ".join(f"{r['class_id']} {r['name']} {r['f1']:.0%}" for r in worst)
-    )
-    Console().print(table)
-    log.info("report, figures and per-class CSV written to %s", output_dir)
+silence_known_warnings()
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    try:
+    with user_errors(log):
         evaluate(cfg)
-    except TsrError as exc:
-        log.error("%s", exc)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

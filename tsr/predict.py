@@ -1,232 +1,29 @@
-"""Classify new images: `python -m tsr.predict ckpt=... inputs=<files, folders, globs>`.
-
-For each image: the top-k classes with names and probabilities, printed as a table
-and written to predictions.csv and predictions.json, plus sheet_NNN.png (each image
-beside its top-k bar chart), in logs/predict/<date-time>/ unless output_dir=. A bad
-input (missing, not an image, empty, truncated, a decompression bomb, a folder with
-no images) is one error line; the others are still classified, and the exit code is
-1 when any input failed (2 for a bad checkpoint or option).
+"""`python -m tsr.predict ckpt=<file.ckpt> inputs=[...]`: top-k classes per image
+(tsr.inference.prediction); exit status 0, 1 when some inputs could not be read (one error
+line each, the others answered), 2 with one error line when nothing could be done.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-import time
-import warnings
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import hydra
-import numpy as np
-from omegaconf import DictConfig, ListConfig
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from omegaconf import DictConfig
 
-from tsr.errors import ConfigError, ImageReadError, TsrError
-from tsr.files import save_figure, write_csv, write_json
-from tsr.inference.checkpoint import Classifier, load_classifier
-from tsr.inference.figures import prediction_sheet
-from tsr.inference.forward import probabilities_of
-from tsr.inference.images import model_input, read_image, thumbnail
-from tsr.inference.inputs import collect_inputs
-from tsr.progress import progress_bar
+from tsr.cli import EXIT_PARTIAL, silence_known_warnings, user_errors
+from tsr.inference.prediction import predict
 
 log = logging.getLogger(__name__)
-SHEET_MAX_BARS = 10  # a sheet stays legible with top_k=43; the files hold all k
-warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
-
-
-@dataclass
-class Prediction:
-    input: str
-    error: str | None = None
-    top: list[dict[str, Any]] = field(default_factory=list)  # class_id, name, probability
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-@dataclass
-class PredictResult:
-    predictions: list[Prediction]
-    output_dir: Path
-    seconds: float
-
-    @property
-    def failed(self) -> list[Prediction]:
-        return [p for p in self.predictions if not p.ok]
-
-
-def _inputs_list(inputs: Any) -> list[str]:
-    if isinstance(inputs, ListConfig | list | tuple):
-        return [str(i) for i in inputs]
-    return [] if inputs in (None, "") else [str(inputs)]
-
-
-def _check(cfg: DictConfig) -> None:
-    for key, minimum in (
-        ("top_k", 1),
-        ("batch_size", 1),
-        ("sheet_rows", 1),
-        ("sheet_max_images", 0),
-        ("max_pixels", 1),
-    ):
-        value = cfg[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ConfigError(f"{key}={value!r} must be an integer >= {minimum}")
-
-
-def predict(cfg: DictConfig) -> PredictResult:
-    """Classify `cfg.inputs` with `cfg.ckpt`; write the outputs; return every answer."""
-    _check(cfg)
-    inputs = _inputs_list(cfg.inputs)
-    if not inputs:
-        raise ConfigError("no inputs: pass inputs=<image files, folders or glob patterns>")
-    classifier = load_classifier(cfg.ckpt, cfg.device, cfg.get("data_type"))
-    output_dir = Path(cfg.output_dir)
-    predictions: list[Prediction] = []
-    batch: list[np.ndarray] = []
-    previews: list[np.ndarray] = []
-    answered: list[Prediction] = []
-    entries = collect_inputs(inputs)
-    start = time.perf_counter()
-    with progress_bar("read images", total=len(entries)) as advance:
-        for entry in entries:
-            advance(1)
-            if entry.error is not None or entry.path is None:
-                predictions.append(Prediction(entry.source, error=entry.error))
-                log.error("%s", entry.error)
-                continue
-            prediction = Prediction(str(entry.path))
-            predictions.append(prediction)
-            try:
-                rgb = read_image(entry.path, cfg.max_pixels)
-            except ImageReadError as exc:
-                prediction.error = str(exc)
-                log.error("%s", exc)
-                continue
-            batch.append(model_input(rgb, classifier.image_size, classifier.data_type))
-            if cfg.sheet and len(previews) < cfg.sheet_max_images:
-                previews.append(thumbnail(rgb))  # only what the sheets show stays in memory
-            answered.append(prediction)
-    if batch:
-        probs = probabilities_of(classifier.model, np.stack(batch), cfg.batch_size, cfg.tta)
-        k = min(cfg.top_k, probs.shape[1])
-        top_probs, top_classes = probs.topk(k, dim=1)
-        for prediction, classes, values in zip(
-            answered, top_classes.tolist(), top_probs.tolist(), strict=True
-        ):
-            prediction.top = [
-                {"class_id": c, "name": classifier.class_names[c], "probability": p}
-                for c, p in zip(classes, values, strict=True)
-            ]
-    seconds = time.perf_counter() - start
-    result = PredictResult(predictions, output_dir, seconds)
-    _write_outputs(cfg, classifier, result, previews, answered)
-    _print_table(result, cfg.table_rows)
-    return result
-
-
-def _write_outputs(
-    cfg: DictConfig,
-    classifier: Classifier,
-    result: PredictResult,
-    previews: list[np.ndarray],
-    answered: list[Prediction],
-) -> None:
-    out = result.output_dir
-    k = max((len(p.top) for p in result.predictions), default=0)
-    header = ["input", "error"]
-    for rank in range(1, k + 1):
-        header += [f"class_{rank}", f"name_{rank}", f"probability_{rank}"]
-    rows = []
-    for p in result.predictions:
-        row: list[Any] = [p.input, p.error or ""]
-        for t in p.top:
-            row += [t["class_id"], t["name"], f"{t['probability']:.6f}"]
-        rows.append(row)
-    write_csv(out / "predictions.csv", header, rows)
-    write_json(
-        out / "predictions.json",
-        {
-            "checkpoint": str(classifier.path),
-            "data_type": classifier.data_type,
-            "image_size": classifier.image_size,
-            "tta": bool(cfg.tta),
-            "images": len(answered),
-            "failed": len(result.failed),
-            "predictions": [
-                {"input": p.input, "error": p.error, "top": p.top} for p in result.predictions
-            ],
-        },
-    )
-    if cfg.sheet and answered:
-        rows_per, shown = cfg.sheet_rows, min(len(answered), cfg.sheet_max_images)
-        if shown < len(answered):
-            log.info(
-                "sheets show the first %d of %d images (sheet_max_images=%d)",
-                shown,
-                len(answered),
-                cfg.sheet_max_images,
-            )
-        for page, begin in enumerate(range(0, shown, rows_per), start=1):
-            chunk = answered[begin : min(begin + rows_per, shown)]
-            figure = prediction_sheet(
-                previews[begin : begin + len(chunk)],
-                [Path(p.input).name for p in chunk],
-                np.array([[t["class_id"] for t in p.top[:SHEET_MAX_BARS]] for p in chunk]),
-                np.array([[t["probability"] for t in p.top[:SHEET_MAX_BARS]] for p in chunk]),
-                classifier.class_names,
-            )
-            save_figure(out / f"sheet_{page:03d}.png", figure, dpi=110)
-
-
-def _print_table(result: PredictResult, limit: int) -> None:
-    table = Table(title="tsr predict")
-    table.add_column("image", overflow="fold")
-    table.add_column("top-1", overflow="fold")
-    table.add_column("p", justify="right")
-    table.add_column("next", overflow="fold")
-    for p in result.predictions[:limit]:
-        if not p.ok:
-            reason = (p.error or "").removeprefix(f"{p.input}: ")  # the path is in column 1
-            table.add_row(escape(p.input), "[red]failed[/red]", "", escape(reason))
-            continue
-        best, *rest = p.top
-        others = "; ".join(f"{t['name']} {t['probability']:.1%}" for t in rest)
-        table.add_row(
-            escape(p.input),
-            f"{best['class_id']} {best['name']}",
-            f"{best['probability']:.1%}",
-            others,
-        )
-    Console().print(table)
-    if len(result.predictions) > limit:
-        log.info("%d more rows in predictions.csv", len(result.predictions) - limit)
-    answered = len(result.predictions) - len(result.failed)
-    log.info(
-        "classified %d of %d inputs in %.2f s (%d failed); outputs in %s",
-        answered,
-        len(result.predictions),
-        result.seconds,
-        len(result.failed),
-        result.output_dir,
-    )
+silence_known_warnings()
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
-    try:
+    with user_errors(log):
         result = predict(cfg)
-    except TsrError as exc:
-        log.error("%s", exc)
-        sys.exit(2)
     if result.failed:
-        sys.exit(1)
+        sys.exit(EXIT_PARTIAL)
 
 
 if __name__ == "__main__":

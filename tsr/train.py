@@ -1,219 +1,28 @@
 """Train one model: `python -m tsr.train [model=...] [data.preprocessing=...] [...]`.
 
-Instantiates the configured data module, model, callbacks, loggers and trainer;
-trains; tests the best checkpoint on the official test set; writes
-`metrics.json` to the run directory; returns the optimised metric.
+Trains, tests the best checkpoint on the official test set, writes `metrics.json` to the
+run directory (tsr.training.run); exit status 0, or 2 with one error line.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
-import statistics
 import sys
-import warnings
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import hydra
-import lightning as L
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
-from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
-from rich.console import Console
-from rich.table import Table
 
-from tsr.checks import check_run_settings
-from tsr.errors import ConfigError, TsrError
-from tsr.files import write_json
-from tsr.models.summary import format_count
-from tsr.provenance import write_provenance
-from tsr.resolvers import register_resolvers
-from tsr.resume import FINISHED_MARKER, continue_in_place, move_log_into, resume_point
-from tsr.tensorboard import log_hparams
-from tsr.timing import EpochTimer
-from tsr.training.precision import AUTO, resolve_precision
+from tsr.cli import EXIT_USAGE, silence_known_warnings
+from tsr.config.resolvers import register_resolvers
+from tsr.errors import TsrError
+from tsr.training.run import train
 
 log = logging.getLogger(__name__)
 register_resolvers()
-
-# Lightning 2.6 calls a torch API that torch 2.14 deprecated; nothing for users to act on.
-warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
-# TensorBoard's graph view still needs torch.jit.trace (tsr.tensorboard.ModelGraph).
-warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace", category=FutureWarning)
-
-
-def _instantiate_all(group: DictConfig | None) -> list[Any]:
-    """Instantiate every `_target_` entry of a config group (callbacks, loggers)."""
-    return [instantiate(node) for node in (group or {}).values() if node and "_target_" in node]
-
-
-def _instantiate(cfg: DictConfig, build_fn):
-    """Run `build_fn`; Hydra wraps constructor errors in InstantiationException: a
-    TsrError inside is re-raised as it is, anything else becomes a ConfigError."""
-    try:
-        return build_fn()
-    except Exception as exc:
-        cause = exc
-        while cause.__cause__ is not None and not isinstance(cause, TsrError):
-            cause = cause.__cause__
-        if isinstance(cause, TsrError):
-            raise cause from None
-        raise ConfigError(f"invalid configuration: {exc}") from exc
-
-
-def build_data_and_model(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule]:
-    """The data module (no data read yet) and the model of `cfg`."""
-    check_run_settings(cfg)
-
-    def make():
-        datamodule = instantiate(cfg.data, _convert_="all")
-        model = instantiate(
-            cfg.model,
-            in_channels=datamodule.in_channels,
-            num_classes=datamodule.num_classes,
-            class_names=list(datamodule.class_names),
-            image_size=datamodule.image_size,
-            data_type=datamodule.preprocessing,
-            _convert_="all",
-        )
-        return datamodule, model
-
-    return _instantiate(cfg, make)
-
-
-def choose_run_precision(cfg: DictConfig) -> str:
-    """Resolve `trainer.precision=auto` in `cfg` (in place) for this machine and model."""
-    if cfg.trainer.get("precision") != AUTO:
-        return str(cfg.trainer.get("precision"))
-    _, model = build_data_and_model(cfg)
-    return resolve_precision(cfg.trainer, model.cost()["macs"])
-
-
-def build(
-    cfg: DictConfig, callbacks: Sequence[L.Callback] = ()
-) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
-    """Instantiate everything from the config; checks every value before data is touched.
-    `callbacks` are added to the configured ones (a sweep's pruning callback)."""
-    datamodule, model = build_data_and_model(cfg)
-    if cfg.trainer.get("precision") == AUTO:  # bf16 where the hardware and the size pay
-        resolve_precision(cfg.trainer, model.cost()["macs"])
-    trainer = _instantiate(
-        cfg,
-        lambda: instantiate(
-            cfg.trainer,
-            callbacks=[*_instantiate_all(cfg.get("callbacks")), *callbacks],
-            logger=_instantiate_all(cfg.get("logger")) or False,
-        ),
-    )
-    return datamodule, model, trainer
-
-
-def _typical_epoch(values: list[float]) -> float | None:
-    """Median epoch time, first epoch excluded (worker start-up, one-off allocations);
-    the median ignores epochs slowed by other work on the machine."""
-    steady = values[1:] or values
-    return statistics.median(steady) if steady else None
-
-
-def train(
-    cfg: DictConfig, callbacks: Sequence[L.Callback] = (), show_summary: bool = True
-) -> dict[str, Any]:
-    """Train and test one configuration; return its metrics (also in metrics.json).
-    `callbacks` join the configured ones; `show_summary` prints the results table."""
-    choose_run_precision(cfg)  # before resuming: runs record the precision they used
-    point = resume_point(cfg)
-    if point is not None:
-        new_dir = Path(cfg.paths.output_dir)
-        cfg = continue_in_place(cfg, point)
-        if point.run_dir is not None and rank_zero_only.rank == 0:
-            move_log_into(point.run_dir, new_dir)
-    L.seed_everything(cfg.seed, workers=True)
-    datamodule, model, trainer = build(cfg, callbacks)
-    output_dir = Path(cfg.paths.output_dir)
-    if rank_zero_only.rank == 0:  # DDP: the launched processes do not write it again
-        write_provenance(cfg, output_dir, resumed_from=point and point.checkpoint)
-    if point is not None:
-        log.info(
-            "resuming %s from %s",
-            point.run_dir or "in a new run folder",
-            point.checkpoint,
-        )
-    cost = model.cost()
-    log.info(
-        "model %s%s: %s parameters, %s MACs per image (forward)",
-        cfg.model.backbone,
-        " with a spatial transformer" if cfg.model.get("stn") else "",
-        format_count(cost["parameters"]),
-        format_count(cost["macs"]),
-    )
-    # weights_only: tsr's checkpoints hold tensors and plain values only; anything else is
-    # refused instead of unpickled (tsr.inference.checkpoint explains why)
-    trainer.fit(
-        model,
-        datamodule=datamodule,
-        ckpt_path=point and str(point.checkpoint),
-        weights_only=True,
-    )
-    fit_metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-
-    checkpoint = trainer.checkpoint_callback
-    best_path = getattr(checkpoint, "best_model_path", "") or None
-    test_metrics: dict[str, float] = {}
-    if cfg.get("test"):
-        results = trainer.test(model, datamodule=datamodule, ckpt_path=best_path, weights_only=True)
-        test_metrics = {k: float(v) for k, v in results[0].items()}
-
-    timer = next((c for c in trainer.callbacks if isinstance(c, EpochTimer)), None)
-    metrics = {
-        "model": cfg.model.backbone,
-        "model_config": cfg.model.get("name") or cfg.model.backbone,
-        "stn": bool(cfg.model.get("stn", False)),
-        "preprocessing": cfg.data.preprocessing,
-        "epochs": trainer.current_epoch,
-        "precision": str(trainer.precision),
-        "seed": cfg.seed,
-        "val/acc_best": fit_metrics.get("val/acc_best"),
-        "val/acc": fit_metrics.get("val/acc"),
-        "val/loss": fit_metrics.get("val/loss"),
-        "train/acc": fit_metrics.get("train/acc"),
-        "test/acc": test_metrics.get("test/acc"),
-        "test/loss": test_metrics.get("test/loss"),
-        "seconds_per_epoch": _typical_epoch(timer.train_seconds) if timer else None,
-        "seconds_per_epoch_with_val": _typical_epoch(timer.epoch_seconds) if timer else None,
-        "parameters": cost["parameters"],
-        "macs": cost["macs"],
-        "best_checkpoint": best_path,
-    }
-    log_hparams(trainer, cfg, metrics)
-    if trainer.is_global_zero:
-        write_json(output_dir / FINISHED_MARKER, metrics)
-    if show_summary and trainer.is_global_zero:
-        _print_summary(metrics, output_dir)
-    return metrics
-
-
-def _print_summary(metrics: dict[str, Any], output_dir: Path) -> None:
-    table = Table(title=f"tsr: {metrics['model']} on {metrics['preprocessing']}")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    keys = ("val/acc_best", "test/acc", "test/loss", "epochs", "seconds_per_epoch", "precision")
-    for key in keys:
-        value = metrics[key]
-        if value is None:
-            continue
-        if isinstance(value, str):
-            text = value
-        elif key.endswith("acc") or key.endswith("acc_best"):
-            text = f"{value:.2%}"
-        else:
-            text = f"{value:.4g}"
-        table.add_row(key, text)
-    Console().print(table)
-    log.info("metrics written to %s", output_dir / "metrics.json")
+silence_known_warnings()
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -224,8 +33,8 @@ def main(cfg: DictConfig) -> float | None:
         log.error("%s", exc)
         if HydraConfig.get().mode.name == "MULTIRUN":
             raise
-        sys.exit(2)
-    except SIGTERMException:  # last.ckpt was saved (tsr.checkpointing.RecoveryCheckpoint)
+        sys.exit(EXIT_USAGE)
+    except SIGTERMException:  # last.ckpt was saved (tsr.training.checkpointing.RecoveryCheckpoint)
         sys.exit(128 + signal.SIGTERM)
     return metrics.get(cfg.optimized_metric)
 

@@ -11,7 +11,7 @@ from typing import Any, BinaryIO
 import lightning as L
 
 from tsr import files
-from tsr.checkpointing import AtomicCheckpointIO
+from tsr.training.checkpointing import AtomicCheckpointIO
 
 
 class StepLog(L.Callback):

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from hydra.errors import ConfigCompositionException
 
-from tsr.checks import check_run_settings
+from tsr.config.checks import check_run_settings
 from tsr.errors import ConfigError
-from tsr.train import build
+from tsr.training.run import build
 
 from ..conftest import REPO, compose_train
 

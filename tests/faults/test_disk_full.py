@@ -12,7 +12,7 @@ import torch
 
 from tsr import files
 from tsr.errors import CheckpointError
-from tsr.train import train
+from tsr.training.run import train
 
 from ..conftest import compose_train
 

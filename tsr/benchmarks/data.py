@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from tsr.data.archives import fetch_archives
 from tsr.data.gtsrb import load_gtsrb
-from tsr.train import build
+from tsr.training.run import build
 
 
 def cold_preparation_seconds(mirror: str | None, data_type: str, image_size: int = 32) -> float:

@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from tsr.benchmarks.timing import synchronize
 from tsr.models.optim import build_optimizer
-from tsr.train import build
+from tsr.training.run import build
 
 
 @dataclass

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 from tsr.errors import DataError
-from tsr.progress import progress_bar
+from tsr.io.progress import progress_bar
 
 log = logging.getLogger(__name__)
 

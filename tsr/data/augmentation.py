@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import albumentations as A
 
-from tsr.checks import check_type
+from tsr.config.checks import check_type
 from tsr.data.opencv import cv2
 from tsr.errors import ConfigError
 

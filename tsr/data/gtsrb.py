@@ -26,7 +26,7 @@ from tsr.data.classes import NUM_CLASSES
 from tsr.data.opencv import cv2
 from tsr.data.preprocessing import check_data_type, fingerprint, preprocess
 from tsr.errors import DataError
-from tsr.progress import progress_bar
+from tsr.io.progress import progress_bar
 
 log = logging.getLogger(__name__)
 

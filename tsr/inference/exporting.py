@@ -17,16 +17,19 @@ from typing import Any
 
 import numpy as np
 import torch
+from omegaconf import DictConfig
 from torch import nn
 
 from tsr.data.preprocessing import CLAHE_CLIP_LIMIT, CLAHE_TILES, SHARPEN_KERNEL
 from tsr.errors import ConfigError, TsrError
-from tsr.files import write_bytes_atomic, write_json
-from tsr.inference.checkpoint import Classifier
+from tsr.inference.checkpoint import Classifier, load_classifier
+from tsr.io.atomic import write_bytes_atomic, write_json
 
 FORMATS = ("onnx", "torchscript")
 INPUT_NAME = "images"
 OUTPUT_NAMES = ("logits", "probabilities")
+
+log = logging.getLogger(__name__)
 
 
 class ExportableClassifier(nn.Module):
@@ -185,3 +188,24 @@ def export_classifier(
     info = sidecar(classifier, fmt, path, opset if fmt == "onnx" else None)
     info_path = write_json(path.with_name(f"{path.name}.json"), info)
     return path, info_path, diff
+
+
+def export(cfg: DictConfig) -> tuple[Path, Path]:
+    """Export `cfg.ckpt` as `cfg.format`; return the model file and its sidecar."""
+    classifier = load_classifier(cfg.ckpt, "cpu", cfg.get("data_type"))
+    path, info, diff = export_classifier(
+        classifier, cfg.format, Path(cfg.output_dir), cfg.opset, cfg.check
+    )
+    log.info(
+        "exported %s (%s, input uint8 %s x %d x %d x %d, data type %s)%s; sidecar %s",
+        path,
+        cfg.format,
+        "N",
+        classifier.in_channels,
+        classifier.image_size,
+        classifier.image_size,
+        classifier.data_type,
+        "" if diff is None else f"; matches PyTorch (max diff {diff:.1e})",
+        info,
+    )
+    return path, info

@@ -18,7 +18,6 @@ from torch import nn
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from tsr.data.preprocessing import num_channels
 from tsr.errors import ConfigError
 from tsr.models.optim import build_optimizer, build_scheduler, check_optimizer, check_scheduler
 from tsr.models.registry import create_model
@@ -48,7 +47,8 @@ class SignClassifier(L.LightningModule):
         cross-entropy, comparable across runs).
         `data_type`: the data.preprocessing the inputs get (rgb, gray, ...); saved so that
         `tsr.evaluate` and `tsr.predict` preprocess new images as in training (None in
-        checkpoints written before tsr recorded it).
+        checkpoints written before tsr recorded it). The model does not interpret it (models
+        and data are independent); `in_channels` comes from the data module.
         `channels_last`: NHWC activations; measured on the 2-core CPU: inception 55 -> 34 s,
         resnet 35 -> 25 s, multiscale 70 -> 57 s per epoch (forward and backward)."""
         super().__init__()
@@ -60,11 +60,6 @@ class SignClassifier(L.LightningModule):
         if not isinstance(label_smoothing, int | float) or not 0 <= label_smoothing < 1:
             raise ConfigError(f"model.label_smoothing={label_smoothing!r} must lie in [0, 1)")
         self.label_smoothing = float(label_smoothing)
-        if data_type is not None and num_channels(data_type) != in_channels:
-            raise ConfigError(
-                f"data type {data_type!r} has {num_channels(data_type)} channel(s), "
-                f"the model {in_channels}"
-            )
         # A spatial transformer (or nothing) in front of the backbone.
         self.stn = SpatialTransformer(in_channels, image_size) if stn else nn.Identity()
         self.backbone = create_model(
@@ -80,7 +75,7 @@ class SignClassifier(L.LightningModule):
         self.register_buffer("input_mean", torch.zeros(1, in_channels, 1, 1))
         self.register_buffer("input_std", torch.ones(1, in_channels, 1, 1))
         # nan_strategy="disable": the NaN check reads the value on the host every step (a
-        # device sync on CUDA); tsr.divergence.DivergenceGuard catches a NaN loss instead
+        # device sync on CUDA); tsr.training.divergence.DivergenceGuard catches a NaN loss instead
         self.train_loss, self.val_loss, self.test_loss = (
             MeanMetric(nan_strategy="disable") for _ in range(3)
         )

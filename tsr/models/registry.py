@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from torch import nn
 
-from tsr.checks import check_type
+from tsr.config.checks import check_type
 from tsr.errors import ConfigError
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}

@@ -16,7 +16,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from tsr.files import write_json, write_text_atomic
+from tsr.io.atomic import write_json, write_text_atomic
 from tsr.sweeps.study import ERROR, SweepSettings, state_counts
 
 log = logging.getLogger(__name__)

@@ -1,1 +1,2 @@
-"""What a training run needs besides the data and the model: its numeric precision."""
+"""A training run: building it from the config (`run`), its precision, checkpoints and
+resuming, provenance, and the callbacks it always has (epoch timer, divergence guard)."""

@@ -22,7 +22,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from tsr.files import write_json, write_text_atomic
+from tsr.io.atomic import write_json, write_text_atomic
 
 PACKAGES = (
     "tsr",

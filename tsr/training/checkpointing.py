@@ -28,7 +28,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from tsr.errors import CheckpointError, ConfigError
-from tsr.files import write_bytes_atomic
+from tsr.io.atomic import write_bytes_atomic
 
 log = logging.getLogger(__name__)
 

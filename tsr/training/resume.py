@@ -20,9 +20,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from tsr.checkpointing import LAST
 from tsr.errors import CheckpointError, ConfigError
-from tsr.files import remove_stale_temps
+from tsr.io.atomic import remove_stale_temps
+from tsr.training.checkpointing import LAST
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Results across runs: tables for experiments/ and for comparing runs."""
