@@ -9,8 +9,16 @@ import pytest
 import torch
 
 from tsr.data.augmentation import BORDER_MODES, JitterConfig
-from tsr.data.batched_jitter import BatchedAffineJitter, affine_matrices, batchable
+from tsr.data.batched_jitter import (
+    PADDING,
+    BatchedAffineJitter,
+    affine_matrices,
+    batchable,
+    fixed_affine,
+    warp,
+)
 from tsr.data.gtsrb import Gtsrb
+from tsr.data.opencv import cv2
 
 
 @pytest.mark.parametrize("border", ["replicate", "constant"])
@@ -34,7 +42,6 @@ def test_warp_matches_albumentations(gtsrb: Gtsrb, border, shift, rotate, scale)
         strict=True,
     )
     expected = np.stack([affine(image=image)["image"] for image in images]).astype(int)
-    jitter = BatchedAffineJitter(JitterConfig(border=border))
     matrices = affine_matrices(
         np.tile(np.array(shift, float), (len(images), 1)),
         np.full(len(images), rotate),
@@ -43,9 +50,28 @@ def test_warp_matches_albumentations(gtsrb: Gtsrb, border, shift, rotate, scale)
         32,
     )
     batch = torch.from_numpy(images).permute(0, 3, 1, 2)
-    got = jitter.warp(batch, matrices).permute(0, 2, 3, 1).numpy().astype(int)
+    got = warp(batch, matrices, PADDING[border]).permute(0, 2, 3, 1).numpy().astype(int)
     difference = np.abs(got - expected)
     # cv2 interpolates uint8 with 5-bit fixed-point weights; grid_sample in float
+    assert difference.mean() < 0.5
+    assert np.percentile(difference, 99.9) <= 3
+
+
+@pytest.mark.parametrize(
+    ("angle", "scale", "dx", "dy"), [(-8, 1.0, 0, 0), (0, 0.93, 0, 0), (0, 1.0, 1.5, -1.5)]
+)
+def test_fixed_views_match_cv2(gtsrb: Gtsrb, angle, scale, dx, dy) -> None:
+    """Test-time augmentation's views (tsr.inference.forward) are cv2's rotation matrix
+    about the centre, shifted, edges replicated: the same images as cv2.warpAffine."""
+    images = gtsrb.train.images[::997][:40]
+    matrix = cv2.getRotationMatrix2D((15.5, 15.5), angle, scale)
+    matrix[:, 2] += (dx, dy)
+    expected = np.stack(
+        [cv2.warpAffine(i, matrix, (32, 32), flags=cv2.INTER_LINEAR, borderMode=1) for i in images]
+    ).astype(int)
+    batch = torch.from_numpy(images).permute(0, 3, 1, 2)
+    got = fixed_affine(batch, angle, scale, dx, dy).permute(0, 2, 3, 1).numpy().astype(int)
+    difference = np.abs(got - expected)
     assert difference.mean() < 0.5
     assert np.percentile(difference, 99.9) <= 3
 

@@ -10,7 +10,7 @@ from typing import Any, BinaryIO
 
 import lightning as L
 
-from tsr import files
+from tsr.io import atomic as files
 from tsr.training.checkpointing import AtomicCheckpointIO
 
 

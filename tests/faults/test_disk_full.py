@@ -10,8 +10,8 @@ from typing import BinaryIO
 import pytest
 import torch
 
-from tsr import files
 from tsr.errors import CheckpointError
+from tsr.io import atomic as files
 from tsr.training.run import train
 
 from ..conftest import compose_train

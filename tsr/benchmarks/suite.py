@@ -26,6 +26,7 @@ from tsr.benchmarks.inference import inference_speed
 from tsr.benchmarks.memory import training_memory
 from tsr.benchmarks.peak import conv_peak, matmul_peak
 from tsr.benchmarks.report import check_targets, markdown_report
+from tsr.config.devices import resolve_device
 from tsr.io.atomic import write_json, write_text_atomic
 from tsr.training.precision import BF16, FP32, choose_precision, cpu_features
 from tsr.training.provenance import code_version, package_versions
@@ -33,10 +34,6 @@ from tsr.training.provenance import code_version, package_versions
 log = logging.getLogger("tsr.bench")
 REPO = Path(__file__).resolve().parents[2]
 CONF_DIR = REPO / "conf"
-
-
-def _device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def machine() -> dict[str, Any]:
@@ -116,7 +113,7 @@ def measure_model(
     datamodule, module, _ = training.prepared(training.bench_config(cfg))
     cost = module.cost()
     shape = (datamodule.in_channels, datamodule.image_size, datamodule.image_size)
-    device = _device() if cfg.trainer.get("accelerator") != "cpu" else torch.device("cpu")
+    device = resolve_device(cfg.trainer.get("accelerator"), "trainer.accelerator")
     auto = choose_precision("cpu" if device.type == "cpu" else "gpu", cost["macs"])
     result: dict[str, Any] = {
         "model": model,
@@ -267,7 +264,7 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
     bench_overrides = [a for a in argv if a.lstrip("+~").startswith("bench.")]
     overrides = [a for a in argv if a not in bench_overrides]
     bench = compose("bench", overrides=bench_overrides).bench
-    device = _device()
+    device = resolve_device(None)
     with tempfile.TemporaryDirectory(prefix="tsr-bench-run-") as tmp:
         output_dir = Path(tmp)
         _training_cfg(overrides, output_dir)  # a bad override fails before anything runs

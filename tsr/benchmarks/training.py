@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from tsr.benchmarks.timing import synchronize
+from tsr.config.devices import resolve_device
 from tsr.models.optim import build_optimizer
 from tsr.training.run import build
 
@@ -95,9 +96,7 @@ def plain_throughput(cfg: DictConfig, warmup: int, steps: int) -> Throughput:
     """The hand-written loop; with `trainer.precision=bf16-mixed` the forward pass and the
     loss run under bf16 autocast and the backward pass outside it, as Lightning does."""
     datamodule, model, _ = prepared(bench_config(cfg))
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if cfg.trainer.get("accelerator") == "cpu":
-        device = torch.device("cpu")
+    device = resolve_device(cfg.trainer.get("accelerator"), "trainer.accelerator")
     autocast = torch.autocast(
         device.type, dtype=torch.bfloat16, enabled=cfg.trainer.precision == "bf16-mixed"
     )

@@ -58,6 +58,35 @@ def sampling_grid(matrices: np.ndarray, height: int, width: int) -> torch.Tensor
     return torch.from_numpy(theta[:, :2, :]).float()
 
 
+def warp(images: torch.Tensor, matrices: np.ndarray, padding: str = "border") -> torch.Tensor:
+    """uint8 (N, C, H, W) images warped by forward pixel matrices (N, 3, 3): bilinear,
+    rounded back to uint8; `padding` is grid_sample's (border = cv2's BORDER_REPLICATE)."""
+    _, _, height, width = images.shape
+    theta = sampling_grid(matrices, height, width).to(images.device)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    warped = F.grid_sample(
+        images.float(), grid, mode="bilinear", padding_mode=padding, align_corners=False
+    )
+    return warped.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def fixed_affine(
+    images: torch.Tensor, angle: float, scale: float, dx: float, dy: float
+) -> torch.Tensor:
+    """The same affine view of every image of a uint8 (N, C, H, W) batch: rotation by
+    `angle` degrees and scaling by `scale` about the image centre, then a shift of (dx, dy)
+    pixels, edges replicated (the matrix cv2.getRotationMatrix2D builds)."""
+    n, _, height, width = images.shape
+    matrices = affine_matrices(
+        np.tile([dx, dy], (n, 1)).astype(np.float64),
+        np.full(n, float(angle)),
+        np.full((n, 2), float(scale)),
+        height,
+        width,
+    )
+    return warp(images, matrices, "border")
+
+
 class BatchedAffineJitter:
     """Applies `config`'s affine jitter (with probability `config.affine` per image, or
     to every selected image with `always=True`) to uint8 (B, C, H, W) batches."""
@@ -82,16 +111,6 @@ class BatchedAffineJitter:
         scale = self.rng.uniform(self.scale[0], self.scale[1], size=(n, 2))
         return shift.astype(np.float64), rotate, scale
 
-    def warp(self, images: torch.Tensor, matrices: np.ndarray) -> torch.Tensor:
-        """uint8 (N, C, H, W) images warped by forward pixel matrices (N, 3, 3)."""
-        _, _, height, width = images.shape
-        theta = sampling_grid(matrices, height, width).to(images.device)
-        grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-        warped = F.grid_sample(
-            images.float(), grid, mode="bilinear", padding_mode=self.padding, align_corners=False
-        )
-        return warped.round_().clamp_(0, 255).to(torch.uint8)
-
     def __call__(self, images: torch.Tensor, selected: np.ndarray) -> torch.Tensor:
         """Jitter the `selected` images of the batch (each with probability
         `config.affine`); the others are returned unchanged."""
@@ -103,5 +122,5 @@ class BatchedAffineJitter:
         matrices = affine_matrices(*self.parameters(len(index)), height, width)
         images = images.clone()
         index_t = torch.from_numpy(index).to(images.device)
-        images[index_t] = self.warp(images[index_t], matrices)
+        images[index_t] = warp(images[index_t], matrices, self.padding)
         return images

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from tsr.config.devices import resolve_device
 from tsr.data.archives import OFFICIAL_URL, fetch_archives
 from tsr.data.augmentation import JitterConfig, build_jitter
 from tsr.data.balancing import ClassBalancedSampler, extra_counts
@@ -38,20 +39,6 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"data.{name}={value!r} must be an integer >= {minimum}")
     return value
-
-
-def _check_device(device: str | None) -> str | None:
-    if device is None:
-        return None
-    try:
-        torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ConfigError(
-            f"data.device={device!r} is not a device; use null (host memory) or cuda"
-        ) from exc
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"data.device={device} but CUDA is not available; use null")
-    return str(device)
 
 
 def default_num_workers() -> int:
@@ -110,7 +97,8 @@ class GtsrbDataModule(L.LightningDataModule):
             if num_workers is None
             else _check_int("num_workers", num_workers, 0)
         )
-        self.device = _check_device(device)
+        # null: the data set stays in host memory
+        self.device = None if device is None else str(resolve_device(device, "data.device", "null"))
         if self.device is not None:
             self.num_workers = 0  # batches are cut on the device, in the main process
         self.pin_memory = (

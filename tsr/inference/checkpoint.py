@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from tsr.config.devices import resolve_device
 from tsr.data.preprocessing import DATA_TYPES, check_data_type, num_channels
 from tsr.errors import CheckpointError, ConfigError, TsrError
 from tsr.models.module import SignClassifier
@@ -56,19 +57,6 @@ class Classifier:
     @property
     def in_channels(self) -> int:
         return int(self.model.hparams.in_channels)
-
-
-def resolve_device(name: str | None) -> torch.device:
-    """`auto` (or None): CUDA when present, else CPU; otherwise any torch device name."""
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError) as exc:
-        raise ConfigError(f"device={name!r} is not a device; use auto, cpu or cuda") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={name!r}, but CUDA is not available here; use device=auto")
-    return device
 
 
 def _read(path: Path) -> Any:

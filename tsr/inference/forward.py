@@ -7,11 +7,12 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from tsr.data.opencv import cv2
+from tsr.data.batched_jitter import fixed_affine
 from tsr.models.module import SignClassifier
 
 # Test-time augmentation: small shifts, rotations and scales (degrees, scale, dx, dy), all
-# inside the training jitter's range (±2 px, ±15°, 0.9-1.1), averaged with the image itself.
+# inside the training jitter's range (±2 px, ±15°, 0.9-1.1), averaged with the image itself;
+# warped by the training jitter's own batched warp (tsr.data.batched_jitter.fixed_affine).
 TTA_TRANSFORMS: tuple[tuple[float, float, float, float], ...] = (
     (0, 1.0, 0, 0),
     (-8, 1.0, 0, 0),
@@ -23,17 +24,6 @@ TTA_TRANSFORMS: tuple[tuple[float, float, float, float], ...] = (
     (0, 1.0, 0, 1.5),
     (0, 1.0, 0, -1.5),
 )
-
-
-def augment(image: np.ndarray, angle: float, scale: float, dx: float, dy: float) -> np.ndarray:
-    """One affine view of an (H, W, C) uint8 image; edges replicated as in training."""
-    h, w = image.shape[:2]
-    matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, scale)
-    matrix[:, 2] += (dx, dy)
-    out = cv2.warpAffine(
-        image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
-    return out.reshape(image.shape)
 
 
 @torch.inference_mode()
@@ -67,11 +57,10 @@ def probabilities_of(
     if not tta:
         return logits_of(model, images, batch_size, advance).softmax(dim=1)
     total = None
+    batch = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
     for transform in TTA_TRANSFORMS:
-        views = (
-            np.stack([augment(image, *transform) for image in images]) if len(images) else images
-        )
-        probs = logits_of(model, views, batch_size).softmax(dim=1)
+        views = fixed_affine(batch, *transform) if len(images) else batch
+        probs = logits_of(model, views.permute(0, 2, 3, 1).numpy(), batch_size).softmax(dim=1)
         total = probs if total is None else total + probs
     if advance is not None:
         advance(len(images))

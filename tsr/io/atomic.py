@@ -7,7 +7,8 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -29,25 +30,34 @@ def write_chunks(file: BinaryIO, data: bytes) -> None:
         file.write(view[start : start + CHUNK_BYTES])
 
 
-def write_bytes_atomic(path: Path, data: bytes, durable: bool = False) -> Path:
-    """Write to a temporary file beside `path`, then rename it over `path`: readers see the
-    old file or the new one, never part of one. `durable` also flushes the data and the
-    rename to the disk (checkpoints: survive a power cut, not only a killed process)."""
+@contextmanager
+def atomic_file(path: Path, durable: bool = False) -> Iterator[BinaryIO]:
+    """A binary file whose content replaces `path` when the block ends without an error:
+    written to a temporary file beside `path`, then renamed over it, so readers see the old
+    file or the new one, never part of one; on an error the temporary file is removed and
+    `path` is untouched. `durable` also flushes the data and the rename to the disk
+    (checkpoints and caches: they survive a power cut, not only a killed process)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            write_chunks(f, data)
+            yield f
             if durable:
                 f.flush()
                 os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are as readable as any file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     if durable:
         _fsync_folder(path.parent)
+
+
+def write_bytes_atomic(path: Path, data: bytes, durable: bool = False) -> Path:
+    """`data` into `path` atomically (see `atomic_file`)."""
+    with atomic_file(path, durable) as f:
+        write_chunks(f, data)
     return path
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import lightning as L
 import numpy as np
-import torch
+from torchmetrics.classification import MulticlassConfusionMatrix
 
 from tsr.tensorboard.figures import confusion_figure, per_class_accuracy_figure
 from tsr.tensorboard.writer import tensorboard_writer
@@ -15,32 +15,28 @@ class ConfusionMatrix(L.Callback):
     and `test/per_class_accuracy`, from the predictions the test loop already makes."""
 
     def __init__(self) -> None:
-        self._matrix: np.ndarray | None = None
+        self._matrix: MulticlassConfusionMatrix | None = None
 
     def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         n = pl_module.hparams.num_classes
-        self._matrix = np.zeros((n, n), dtype=np.int64)
+        self._matrix = MulticlassConfusionMatrix(n, validate_args=False)
 
     def on_test_batch_end(
         self, trainer, pl_module, outputs, batch, batch_idx: int, dataloader_idx: int = 0
     ) -> None:
-        if self._matrix is None or not isinstance(outputs, dict):
-            return
-        n = self._matrix.shape[0]
-        pairs = outputs["labels"].cpu() * n + outputs["preds"].cpu()
-        self._matrix += torch.bincount(pairs, minlength=n * n).view(n, n).numpy()
+        if self._matrix is not None and isinstance(outputs, dict):
+            self._matrix.update(outputs["preds"].cpu(), outputs["labels"].cpu())
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         writer = tensorboard_writer(trainer)
-        if writer is None or self._matrix is None or not self._matrix.any():
+        if writer is None or self._matrix is None or not self._matrix.update_called:
             return
+        matrix = self._matrix.compute().numpy()
         names = pl_module.hparams.class_names
         step = trainer.global_step
-        writer.add_figure("test/confusion_matrix", confusion_figure(self._matrix, names), step)
-        totals = self._matrix.sum(axis=1)
-        accuracy = np.divide(
-            np.diag(self._matrix), totals, out=np.zeros(len(totals)), where=totals > 0
-        )
+        writer.add_figure("test/confusion_matrix", confusion_figure(matrix, names), step)
+        totals = matrix.sum(axis=1)
+        accuracy = np.divide(np.diag(matrix), totals, out=np.zeros(len(totals)), where=totals > 0)
         writer.add_figure(
             "test/per_class_accuracy", per_class_accuracy_figure(accuracy, names), step
         )

@@ -31,6 +31,8 @@ from functools import cache
 
 import torch
 
+from tsr.config.devices import resolve_device
+
 log = logging.getLogger(__name__)
 
 AUTO = "auto"
@@ -70,9 +72,7 @@ def _proc_cpuinfo_flags() -> set[str]:
 
 
 def _uses_cuda(accelerator: str | None) -> bool:
-    if accelerator in ("gpu", "cuda"):
-        return True
-    return accelerator in (None, "auto") and torch.cuda.is_available()
+    return resolve_device(accelerator, "trainer.accelerator").type == "cuda"
 
 
 def _cuda_bf16() -> bool:
