@@ -144,8 +144,10 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, mirror: 
                 f"data.preprocessing={TINY_DATA_TYPE}",
                 "data.jitter.enabled=false",
                 "trainer.max_epochs=1",
-                "+trainer.limit_train_batches=40",
-                "+trainer.limit_val_batches=2",
+                "debug=fast",
+                "trainer.limit_train_batches=40",
+                "trainer.limit_val_batches=2",
+                "trainer.limit_test_batches=1.0",  # the whole test set: tsr.evaluate's figure
                 "trainer.enable_progress_bar=false",
                 "trainer.enable_model_summary=false",
                 "logger=none",

@@ -91,7 +91,8 @@ def test_bf16_training_steps_on_the_cpu(tmp_path: Path, cache_dir, mirror, model
         "trainer.accelerator=cpu",
         "trainer.max_epochs=8",
         "+trainer.overfit_batches=1",  # the same 64 real images every step
-        "+trainer.limit_val_batches=1",
+        "debug=fast",
+        "trainer.limit_val_batches=1",
         "data.batch_size=64",
         "data.jitter.batched=true",
         "callbacks=none",

@@ -28,9 +28,10 @@ def test_same_seed_same_metrics(tmp_path: Path, cache_dir: Path, mirror: Path, w
             "data.min_per_class=300",
             f"data.num_workers={workers}",
             "trainer.max_epochs=2",
-            "+trainer.limit_train_batches=12",
-            "+trainer.limit_val_batches=3",
-            "+trainer.limit_test_batches=3",
+            "debug=fast",
+            "trainer.limit_train_batches=12",
+            "trainer.limit_val_batches=3",
+            "trainer.limit_test_batches=3",
             "callbacks=minimal",
             "logger=none",
         )

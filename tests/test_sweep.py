@@ -21,7 +21,7 @@ from tsr.sweeps.study import ERROR, INTERRUPTED, counts_toward_budget
 from .conftest import REPO
 
 # a trial: 2 epochs of 4 batches, validation on 2 batches
-TINY = ["trainer.max_epochs=2", "+trainer.limit_train_batches=4", "+trainer.limit_val_batches=2"]
+TINY = ["debug=fast", "trainer.max_epochs=2", "trainer.limit_val_batches=2"]
 
 
 def sweep_args(tmp_path: Path, cache_dir: Path, mirror: Path, study: str, *extra: str) -> list:

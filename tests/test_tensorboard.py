@@ -25,9 +25,10 @@ from .conftest import CONF_DIR, REPO
 RUNS = {"lenet": "gray", "multiscale_small": "clahe"}
 TINY = [
     "trainer.max_epochs=2",
-    "+trainer.limit_train_batches=10",
-    "+trainer.limit_val_batches=2",
-    "+trainer.limit_test_batches=2",
+    "debug=fast",
+    "trainer.limit_train_batches=10",
+    "trainer.limit_val_batches=2",
+    "trainer.limit_test_batches=2",
     "trainer.enable_progress_bar=false",
     "trainer.enable_model_summary=false",
 ]
@@ -224,8 +225,8 @@ def test_multirun_jobs_get_their_own_runs(tmp_path: Path, cache_dir: Path, mirro
     result = subprocess.run(
         [
             *(sys.executable, "-m", "tsr.train", "-m", "model.backbone_options.dropout=0.1,0.2"),
-            *("trainer.max_epochs=1", "+trainer.limit_train_batches=2"),
-            *("+trainer.limit_val_batches=1", "+trainer.limit_test_batches=1", "callbacks=minimal"),
+            *("debug=fast", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1"),
+            *("trainer.limit_test_batches=1", "callbacks=minimal"),
             *(f"paths.data_dir={cache_dir}", f"data.mirror={mirror}"),
         ],
         cwd=REPO,

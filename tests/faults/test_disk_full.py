@@ -28,8 +28,9 @@ def test_disk_full_while_writing_a_checkpoint(
         mirror,
         "data.preprocessing=gray",
         "trainer.max_epochs=3",
-        "+trainer.limit_train_batches=4",
-        "+trainer.limit_val_batches=2",
+        "debug=fast",
+        "trainer.limit_train_batches=4",
+        "trainer.limit_val_batches=2",
         "callbacks=minimal",
         "logger=none",
     )

@@ -37,8 +37,10 @@ def _command(root: Path, cache_dir: Path, mirror: Path, *extra: str) -> list[str
         "data.preprocessing=gray",
         "model.optimizer.lr=3e-3",  # far enough in 120 steps for accuracies to compare
         f"trainer.max_epochs={EPOCHS}",
-        f"+trainer.limit_train_batches={BATCHES}",
-        "+trainer.limit_test_batches=20",
+        f"trainer.limit_train_batches={BATCHES}",
+        "debug=fast",
+        "trainer.limit_val_batches=1.0",  # the whole validation split
+        "trainer.limit_test_batches=20",
         "callbacks=minimal",
         "trainer.enable_progress_bar=false",
         f"callbacks.recovery_checkpoint.every_n_train_steps={EVERY}",
