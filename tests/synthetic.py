@@ -69,8 +69,8 @@ def sign_image(class_id: int, rng: np.random.Generator, jitter: float = 1.0) -> 
     bars = [(class_id >> bit) & 1 for bit in range(4)]
     for i, on in enumerate(bars):
         if on:
-            x0 = int(round(cx - 6 + 3 * i))
-            y0, y1 = int(round(cy - 4)), int(round(cy + 4))
+            x0 = int(np.rint(cx - 6 + 3 * i))
+            y0, y1 = int(np.rint(cy - 4)), int(np.rint(cy + 4))
             image[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x0 + 2, 0)] = 20
     image *= rng.uniform(0.7, 1.2)  # lighting
     return np.clip(image, 0, 255).astype(np.uint8)
