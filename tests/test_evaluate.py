@@ -82,6 +82,7 @@ def _run_cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # measured > 5 s (Xeon, 2 cores)
 def test_cli_reports_a_bad_checkpoint_in_one_line(tmp_path: Path):
     """(Every kind of bad checkpoint is covered in-process by test_checkpoint.py.)"""
     result = _run_cli(tmp_path, f"ckpt={_foreign(tmp_path)}")

@@ -71,6 +71,7 @@ class _StepRecorder(L.Callback):
         self.losses.append(float(outputs["loss"]))
 
 
+@pytest.mark.slow  # measured > 5 s (Xeon, 2 cores)
 @pytest.mark.skipif(
     not HAS_BF16_UNITS,
     reason="this CPU has no bf16 units (amx_bf16, avx512_bf16): bf16 would be emulated, "

@@ -46,6 +46,7 @@ def load(tmp_path: Path, study: str) -> optuna.Study:
     return optuna.load_study(study_name=study, storage=f"sqlite:///{db}")
 
 
+@pytest.mark.slow  # measured > 5 s (Xeon, 2 cores)
 def test_sweep_runs_summarizes_and_continues(tmp_path: Path, cache_dir, mirror) -> None:
     args = sweep_args(tmp_path, cache_dir, mirror, "resume")
     assert run_sweep(*args, "sweep.n_trials=3") == 0

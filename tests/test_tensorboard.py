@@ -220,6 +220,7 @@ def test_tensorboard_server_serves_both_runs(log_root) -> None:
         server.wait(timeout=30)
 
 
+@pytest.mark.slow  # measured > 5 s (Xeon, 2 cores)
 def test_multirun_jobs_get_their_own_runs(tmp_path: Path, cache_dir: Path, mirror: Path) -> None:
     """`-m` jobs that differ only in a hyper-parameter must not share a TensorBoard folder."""
     result = subprocess.run(

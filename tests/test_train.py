@@ -101,6 +101,7 @@ def _run_cli(tmp_path: Path, *overrides: str, timeout: int = 600) -> subprocess.
     )
 
 
+@pytest.mark.slow  # measured > 5 s (Xeon, 2 cores)
 def test_headline_command_runs_with_the_model_defaults(tmp_path: Path, cache_dir, mirror) -> None:
     """`python -m tsr.train model=multiscale` as a user types it (batches capped for time)."""
     result = _run_cli(

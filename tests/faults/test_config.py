@@ -31,7 +31,11 @@ BAD_VALUES = [
     # wrong type
     ("data.batch_size=abc", "data.batch_size='abc' must be an integer >= 1"),
     ("model.optimizer.lr=fast", "model.optimizer.lr='fast' must be a number > 0"),
-    ("trainer.max_epochs=ten", "trainer.max_epochs='ten' must be a whole number"),
+    pytest.param(
+        "trainer.max_epochs=ten",
+        "trainer.max_epochs='ten' must be a whole number",
+        marks=pytest.mark.slow,
+    ),
     ("seed=abc", "seed='abc' must be a whole number"),
     ("data.jitter.enabled=maybe", "data.jitter.enabled='maybe' must be true or false"),
     ("model.stn=maybe", "model.stn='maybe' must be true or false"),
@@ -78,14 +82,25 @@ def _run_cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
     )
 
 
+# one case runs in the fast tier; each is a ~6 s subprocess (Python, torch, Lightning start-up)
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("model=alexnet", "Available options in 'model'"),  # unknown group option
+        pytest.param(
+            "model=alexnet", "Available options in 'model'", marks=pytest.mark.slow
+        ),  # unknown group option
         ("data.preprocessing=sepia", "valid choices: rgb, gray, sharpen, hist, clahe"),
-        ("data.min_per_class=-1", "must be an integer >= 0"),
-        ("trainer.max_epochs=ten", "trainer.max_epochs='ten' must be a whole number"),
-        ("ckpt_path=/nowhere/last.ckpt", "ckpt_path=/nowhere/last.ckpt does not exist"),
+        pytest.param("data.min_per_class=-1", "must be an integer >= 0", marks=pytest.mark.slow),
+        pytest.param(
+            "trainer.max_epochs=ten",
+            "trainer.max_epochs='ten' must be a whole number",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            "ckpt_path=/nowhere/last.ckpt",
+            "ckpt_path=/nowhere/last.ckpt does not exist",
+            marks=pytest.mark.slow,
+        ),
     ],
 )
 def test_cli_reports_bad_values_without_traceback(tmp_path: Path, override: str, message: str):

@@ -31,8 +31,6 @@ from functools import cache
 
 import torch
 
-from tsr.config.devices import resolve_device
-
 log = logging.getLogger(__name__)
 
 AUTO = "auto"
@@ -72,7 +70,10 @@ def _proc_cpuinfo_flags() -> set[str]:
 
 
 def _uses_cuda(accelerator: str | None) -> bool:
-    return resolve_device(accelerator, "trainer.accelerator").type == "cuda"
+    """Whether Lightning will train on CUDA (it validates the accelerator name itself)."""
+    if accelerator in ("gpu", "cuda"):
+        return True
+    return accelerator in (None, "auto") and torch.cuda.is_available()
 
 
 def _cuda_bf16() -> bool:
