@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tsr.config.checks import check_run_settings
+from tsr.config.resolvers import register_resolvers
 from tsr.errors import ConfigError, TsrError
 from tsr.io.atomic import write_json
 from tsr.models.summary import format_count
@@ -28,6 +29,7 @@ from tsr.training.resume import FINISHED_MARKER, continue_in_place, move_log_int
 from tsr.training.timing import EpochTimer
 
 log = logging.getLogger(__name__)
+register_resolvers()  # the configs' ${run_id:...}, resolved when `build` instantiates them
 
 
 def _instantiate_all(group: DictConfig | None) -> list[Any]:
