@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from tsr.training import precision
-from tsr.training.precision import BF16, FP32, choose_precision, cpu_features
-from tsr.training.run import build, build_data_and_model, choose_run_precision
+from tsr.training.precision import BF16, FP32, choose_precision, cpu_features, resolve_precision
+from tsr.training.run import build
 
 from .conftest import CONF_DIR, compose_train
 
@@ -25,34 +25,32 @@ def _fake_cpu(monkeypatch: pytest.MonkeyPatch, **features: bool) -> None:
     monkeypatch.setattr(precision, "cpu_features", lambda: flags)
 
 
-def test_auto_is_bf16_only_with_amx_and_for_large_networks(monkeypatch) -> None:
+def test_auto_is_bf16_only_with_amx(monkeypatch) -> None:
     _fake_cpu(monkeypatch, amx_bf16=True, avx512_bf16=True)
-    assert choose_precision("cpu", 32_000_000).precision == BF16
-    small = choose_precision("cpu", 458_012)  # LeNet: bf16 measured 0.96x there
-    assert small.precision == FP32 and "small (0.46 M MACs" in small.reason
-    _fake_cpu(monkeypatch, avx512_bf16=True)  # Zen 4 style: measured 0.72x fp32 convs
-    choice = choose_precision("cpu", 32_000_000)
+    assert choose_precision("cpu") == precision.PrecisionChoice(
+        BF16, "the CPU has AMX bf16 units (amx_bf16)"
+    )
+    _fake_cpu(monkeypatch, avx512_bf16=True)  # Zen 4 style: measured 0.72x fp32 convolutions
+    choice = choose_precision("cpu")
     assert choice.precision == FP32 and "avx512_bf16 but no AMX" in choice.reason
     _fake_cpu(monkeypatch)
-    assert choose_precision("cpu", 32_000_000) == precision.PrecisionChoice(
-        FP32, "the CPU has no bf16 units"
-    )
+    assert choose_precision("cpu") == precision.PrecisionChoice(FP32, "the CPU has no bf16 units")
 
 
-@pytest.mark.parametrize("model", ["lenet", "multiscale"])
 def test_auto_is_resolved_in_the_run_config_and_logged(
-    tmp_path: Path, model: str, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    cfg = compose_train(tmp_path, tmp_path / "cache", tmp_path, f"model={model}")
+    cfg = compose_train(tmp_path, tmp_path / "cache", tmp_path, "model=multiscale")
     assert cfg.trainer.precision == "auto"
     with caplog.at_level(logging.INFO, logger="tsr.training.precision"):
-        chosen = choose_run_precision(cfg)
-    macs = build_data_and_model(cfg)[1].cost()["macs"]
-    expected = choose_precision(cfg.trainer.accelerator, macs)
+        chosen = resolve_precision(cfg.trainer)
+    expected = choose_precision(cfg.trainer.accelerator)
     assert chosen == cfg.trainer.precision == expected.precision  # recorded in config.yaml
     assert f"precision {chosen} (trainer.precision=auto: {expected.reason})" in caplog.text
     explicit = compose_train(tmp_path, tmp_path / "cache", tmp_path, "trainer.precision=32-true")
-    assert choose_run_precision(explicit) == "32-true"  # taken as given
+    assert resolve_precision(explicit.trainer) == "32-true"  # taken as given
+    _, _, trainer = build(explicit)
+    assert str(trainer.precision) == "32-true"
     assert not (tmp_path / "cache").exists()  # decided before any data is read
 
 

@@ -13,6 +13,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from tsr.errors import TrainingDiverged
+from tsr.training.precision import choose_precision
 from tsr.training.run import build, train
 
 from .conftest import CONF_DIR, REPO, compose_train
@@ -74,15 +75,19 @@ def test_tiny_run_writes_metrics_checkpoints_and_logs(tmp_path: Path, cache_dir,
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved == metrics
     assert saved["model"] == "lenet" and saved["preprocessing"] == "gray" and saved["epochs"] == 2
-    assert 0.1 < saved["test/acc"] <= 1 and 0 < saved["val/acc_best"] <= 1
+    # above chance (1/43) after 60 steps, in either precision auto picks
+    assert 0.05 < saved["test/acc"] <= 1 and 0 < saved["val/acc_best"] <= 1
     assert saved["seconds_per_epoch"] > 0
     assert saved["parameters"] == 103_311 and saved["macs"] == 458_012  # LeNet-5, gray
+    # trainer.precision=auto, resolved for this machine and recorded where the run is read
+    assert saved["precision"] == choose_precision("auto").precision
     # what reproduces the run: the resolved config, seed, code and package versions
     info = json.loads((tmp_path / "run" / "run_info.json").read_text())
     assert info["seed"] == 42 and info["packages"]["torch"] == version("torch")
     assert info["code"]["commit"] is None or len(info["code"]["commit"]) == 40
     config = OmegaConf.load(tmp_path / "run" / "config.yaml")
     assert config.data.preprocessing == "gray" and config.trainer.max_epochs == 2
+    assert config.trainer.precision == saved["precision"]
     assert config.paths.output_dir == str(tmp_path / "run")  # resolved
     checkpoints = {p.name for p in (tmp_path / "run" / "checkpoints").iterdir()}
     assert "last.ckpt" in checkpoints and Path(saved["best_checkpoint"]).name in checkpoints

@@ -86,9 +86,9 @@ def markdown_report(results: dict[str, Any]) -> str:
         f"Convolution peak {_g(peak['conv_flops'])} GFLOP/s fp32, "
         f"{_g(peak['conv_flops_bf16'])} GFLOP/s bf16 ({peak['bf16_over_fp32']:.2f}x); "
         f"matmul {_g(peak['matmul_flops'])} fp32, {_g(peak['matmul_flops_bf16'])} bf16.",
-        f"`trainer.precision=auto` here: **{_precision_name(results['precision'])}** for "
-        f"large networks ({results['precision_reason']}); the targets read each model's rows "
-        "in the precision auto trains it in (marked *).",
+        f"`trainer.precision=auto` here: **{_precision_name(results['precision'])}** "
+        f"({results['precision_reason']}); the targets read each model's rows in the "
+        "precision auto trains it in (marked *).",
         "",
     ]
     d = results.get("data", {})

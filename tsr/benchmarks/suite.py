@@ -114,7 +114,7 @@ def measure_model(
     cost = module.cost()
     shape = (datamodule.in_channels, datamodule.image_size, datamodule.image_size)
     device = resolve_device(cfg.trainer.get("accelerator"), "trainer.accelerator")
-    auto = choose_precision("cpu" if device.type == "cpu" else "gpu", cost["macs"])
+    auto = choose_precision("cpu" if device.type == "cpu" else "gpu")
     result: dict[str, Any] = {
         "model": model,
         "parameters": cost["parameters"],
@@ -283,8 +283,7 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
             "code": code_version(),
             "packages": package_versions(),
             "settings": OmegaConf.to_container(bench),
-            # what `trainer.precision=auto` picks here for a large network, and why; each
-            # model row says what it picks for that model; the targets read those rows
+            # what `trainer.precision=auto` picks here, and why; the targets read its rows
             "precision": choice.precision,
             "precision_reason": choice.reason,
             "peak": {

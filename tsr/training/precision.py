@@ -15,12 +15,9 @@ So on a CPU bf16 pays only with AMX tiles: `auto` is bf16 there and fp32 everywh
 `avx512_bf16` alone included (not measured on a Zen 4 itself: none was lent). On CUDA it
 is bf16 where the GPU has bf16 tensor cores (Ampere and later), fp32 before.
 
-And only for networks big enough to use it: `python -m tsr.bench` on the AMX host, tsr's
-training loop, bf16 against fp32: LeNet (0.46 M MACs per image) 0.96x, `multiscale_small`
-(7.2 M) 1.61x, `multiscale` (32 M) ~2x; LeNet's step is all Python and small-tensor
-overhead, where the casts cost more than the tiles save. So networks under
-`MIN_BF16_MACS` stay fp32 (no tsr model lies between 0.5 and 7 M; on CUDA the same rule,
-unmeasured). An explicit `trainer.precision=32-true` or `bf16-mixed` is taken as given.
+`python -m tsr.bench` on that host (experiments/benchmarks), tsr's training loop, bf16
+over fp32: `multiscale` 2.08x, `multiscale_plain` 1.82x, even LeNet 1.13x. An explicit
+`trainer.precision=32-true` or `bf16-mixed` is taken as given.
 """
 
 from __future__ import annotations
@@ -34,7 +31,6 @@ import torch
 log = logging.getLogger(__name__)
 
 AUTO = "auto"
-MIN_BF16_MACS = 1_000_000  # forward multiply-accumulates per image (see above)
 BF16 = "bf16-mixed"
 FP32 = "32-true"
 # the CPU features tsr.bench records; amx_bf16 alone decides `auto`
@@ -83,20 +79,8 @@ def _cuda_bf16() -> bool:
         return torch.cuda.is_bf16_supported()
 
 
-def choose_precision(accelerator: str | None, macs: int | None = None) -> PrecisionChoice:
-    """What `trainer.precision=auto` means for `trainer.accelerator` on this machine, for a
-    network of `macs` forward multiply-accumulates per image (None: any size)."""
-    choice = _hardware_choice(accelerator)
-    if choice.precision == BF16 and macs is not None and macs < MIN_BF16_MACS:
-        return PrecisionChoice(
-            FP32,
-            f"{choice.reason}, but the network is small ({macs / 1e6:.2f} M MACs per image "
-            f"< {MIN_BF16_MACS / 1e6:.0f} M): bf16 does not pay there",
-        )
-    return choice
-
-
-def _hardware_choice(accelerator: str | None) -> PrecisionChoice:
+def choose_precision(accelerator: str | None) -> PrecisionChoice:
+    """What `trainer.precision=auto` means for `trainer.accelerator` on this machine."""
     if _uses_cuda(accelerator):
         if torch.cuda.is_available() and _cuda_bf16():
             name = torch.cuda.get_device_name(0)
@@ -112,14 +96,13 @@ def _hardware_choice(accelerator: str | None) -> PrecisionChoice:
     return PrecisionChoice(FP32, "the CPU has no bf16 units")
 
 
-def resolve_precision(trainer_cfg, macs: int | None = None) -> str:
+def resolve_precision(trainer_cfg) -> str:
     """Replace `precision: auto` in a trainer config (in place) by the choice for its
-    accelerator and a network of `macs` MACs per image, logged with the reason; return
-    the precision the run uses."""
+    accelerator, logged with the reason; return the precision the run uses."""
     precision = str(trainer_cfg.get("precision", FP32))
     if precision != AUTO:
         return precision
-    choice = choose_precision(trainer_cfg.get("accelerator"), macs)
+    choice = choose_precision(trainer_cfg.get("accelerator"))
     log.info("precision %s (trainer.precision=auto: %s)", choice.precision, choice.reason)
     trainer_cfg.precision = choice.precision
     return choice.precision

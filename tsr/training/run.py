@@ -23,7 +23,7 @@ from tsr.errors import ConfigError, TsrError
 from tsr.io.atomic import write_json
 from tsr.models.summary import format_count
 from tsr.tensorboard import log_hparams
-from tsr.training.precision import AUTO, resolve_precision
+from tsr.training.precision import resolve_precision
 from tsr.training.provenance import write_provenance
 from tsr.training.resume import FINISHED_MARKER, continue_in_place, move_log_into, resume_point
 from tsr.training.timing import EpochTimer
@@ -71,22 +71,13 @@ def build_data_and_model(cfg: DictConfig) -> tuple[L.LightningDataModule, L.Ligh
     return _instantiate(cfg, make)
 
 
-def choose_run_precision(cfg: DictConfig) -> str:
-    """Resolve `trainer.precision=auto` in `cfg` (in place) for this machine and model."""
-    if cfg.trainer.get("precision") != AUTO:
-        return str(cfg.trainer.get("precision"))
-    _, model = build_data_and_model(cfg)
-    return resolve_precision(cfg.trainer, model.cost()["macs"])
-
-
 def build(
     cfg: DictConfig, callbacks: Sequence[L.Callback] = ()
 ) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
     """Instantiate everything from the config; checks every value before data is touched.
     `callbacks` are added to the configured ones (a sweep's pruning callback)."""
     datamodule, model = build_data_and_model(cfg)
-    if cfg.trainer.get("precision") == AUTO:  # bf16 where the hardware and the size pay
-        resolve_precision(cfg.trainer, model.cost()["macs"])
+    resolve_precision(cfg.trainer)  # trainer.precision=auto: bf16 where the hardware pays
     trainer = _instantiate(
         cfg,
         lambda: instantiate(
@@ -110,7 +101,7 @@ def train(
 ) -> dict[str, Any]:
     """Train and test one configuration; return its metrics (also in metrics.json).
     `callbacks` join the configured ones; `show_summary` prints the results table."""
-    choose_run_precision(cfg)  # before resuming: runs record the precision they used
+    resolve_precision(cfg.trainer)  # before resuming: runs record the precision they used
     point = resume_point(cfg)
     if point is not None:
         new_dir = Path(cfg.paths.output_dir)
