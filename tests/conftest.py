@@ -177,3 +177,15 @@ def raw_test_images(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> l
             path.write_bytes(test_zip.read(f"{TEST_DIR}/{name}"))
             out.append((path, index, int(label)))
     return out
+
+
+# --- the fast tier's data: a synthetic GTSRB in the official layout (tests/synthetic.py) ---
+
+
+@pytest.fixture(scope="session")
+def synthetic_mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three archives in the official names and layout (43 classes x 3 tracks x 6 frames,
+    172 test images), with a SHA256SUMS; needs no GTSRB files."""
+    from .synthetic import write_synthetic_gtsrb
+
+    return write_synthetic_gtsrb(tmp_path_factory.mktemp("synthetic-mirror"))
