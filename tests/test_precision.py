@@ -107,3 +107,34 @@ def test_bf16_training_steps_on_the_cpu(tmp_path: Path, cache_dir, mirror, model
     assert min(recorder.losses[-3:]) < recorder.losses[0], recorder.losses
     assert math.isfinite(float(trainer.callback_metrics["train/acc"]))
     assert math.isfinite(float(trainer.callback_metrics["val/acc"]))
+
+
+class _TestDtype(L.Callback):
+    """The dtype the first convolution computes in during the test loop."""
+
+    def __init__(self) -> None:
+        self.dtypes: set[torch.dtype] = set()
+
+    def on_test_start(self, trainer, pl_module) -> None:
+        conv = next(m for m in pl_module.backbone.modules() if isinstance(m, torch.nn.Conv2d))
+        conv.register_forward_hook(lambda m, i, out: self.dtypes.add(out.dtype))
+
+
+def test_a_bf16_run_scores_the_test_set_in_fp32(tmp_path: Path, cache_dir, mirror) -> None:
+    """bf16-mixed trains in bf16, but test/acc is an fp32 figure: comparable across hosts
+    and equal to tsr.evaluate's (tests/test_evaluate.py checks the equality)."""
+    recorder = _TestDtype()
+    cfg = compose_train(
+        tmp_path,
+        cache_dir,
+        mirror,
+        "trainer.precision=bf16-mixed",
+        "debug=fast",
+        "data.preprocessing=gray",
+        "callbacks=none",
+        "logger=none",
+    )
+    datamodule, module, trainer = build(cfg, callbacks=[recorder])
+    trainer.fit(module, datamodule=datamodule)
+    trainer.test(module, datamodule=datamodule)
+    assert recorder.dtypes == {torch.float32}

@@ -26,9 +26,9 @@ silence_known_warnings()
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def main(cfg: DictConfig) -> None:
     try:
-        metrics = train(cfg)
+        train(cfg)
     except TsrError as exc:
         log.error("%s", exc)
         if HydraConfig.get().mode.name == "MULTIRUN":
@@ -36,7 +36,6 @@ def main(cfg: DictConfig) -> float | None:
         sys.exit(EXIT_USAGE)
     except SIGTERMException:  # last.ckpt was saved (tsr.training.checkpointing.RecoveryCheckpoint)
         sys.exit(128 + signal.SIGTERM)
-    return metrics.get(cfg.optimized_metric)
 
 
 if __name__ == "__main__":

@@ -162,7 +162,10 @@ class SignClassifier(L.LightningModule):
         self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True)
 
     def test_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor]:
-        loss, preds, labels = self._shared_step(batch)
+        # The official test set is scored in fp32 whatever the training precision (bf16-mixed
+        # keeps fp32 weights): test/acc means the same on every host and equals tsr.evaluate's.
+        with torch.autocast(self.device.type, enabled=False):
+            loss, preds, labels = self._shared_step(batch)
         self.test_loss.update(loss)
         self.test_acc.update(preds, labels)
         self.log("test/loss", self.test_loss, on_step=False, on_epoch=True)
