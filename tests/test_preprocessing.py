@@ -9,6 +9,7 @@ from tsr.data.gtsrb import Gtsrb
 from tsr.data.opencv import cv2
 from tsr.data.preprocessing import DATA_TYPES, channel_stats, num_channels, preprocess
 from tsr.errors import ConfigError
+from tsr.inference.images import model_input
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +25,12 @@ def test_channels_follow_the_data_type(sample: np.ndarray) -> None:
     assert num_channels("rgb") == 3 and num_channels("clahe") == 1
 
 
-def test_deterministic(sample: np.ndarray) -> None:
+def test_prediction_preprocesses_one_image_as_training_does_a_batch(sample: np.ndarray) -> None:
+    """tsr.predict prepares each image on its own (tsr.inference.images.model_input); the
+    data module prepares whole arrays: the same pixels, for every data type."""
     for data_type in DATA_TYPES:
-        np.testing.assert_array_equal(preprocess(sample, data_type), preprocess(sample, data_type))
+        one_by_one = np.stack([model_input(image, 32, data_type) for image in sample[:50]])
+        np.testing.assert_array_equal(one_by_one, preprocess(sample[:50], data_type))
 
 
 def test_each_type_is_one_step_of_the_chain(sample: np.ndarray) -> None:
