@@ -32,7 +32,7 @@ def test_a_network_learns_the_synthetic_signs(synthetic_mirror: Path, tmp_path: 
         "data.preprocessing=rgb",
         "data.val_fraction=0.34",  # one track of three per class
         "data.batch_size=32",
-        "trainer.max_epochs=6",
+        "trainer.max_epochs=10",
         "trainer.precision=32-true",
         "model.optimizer.lr=3e-3",
         "callbacks=minimal",
