@@ -12,17 +12,14 @@ small network learns the classes within a few epochs. Deterministic from a seed.
 from __future__ import annotations
 
 import hashlib
-import io
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-TRAIN_ARCHIVE = "GTSRB_Final_Training_Images.zip"
-TEST_ARCHIVE = "GTSRB_Final_Test_Images.zip"
-TEST_LABELS_ARCHIVE = "GTSRB_Final_Test_GT.zip"
-TRAIN_DIR = "GTSRB/Final_Training/Images"
-TEST_DIR = "GTSRB/Final_Test/Images"
+from tsr.data.archives import TEST_ARCHIVE, TEST_LABELS_ARCHIVE, TRAIN_ARCHIVE
+from tsr.data.gtsrb import TEST_DIR, TEST_LABELS_CSV, TRAIN_DIR
+
 HEADER = "Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId"
 SIZE = 32
 COLOURS = np.array(
@@ -118,19 +115,10 @@ def write_synthetic_gtsrb(
         unlabelled = [row.rsplit(";", 1)[0] for row in rows]
         test.writestr(f"{TEST_DIR}/GT-final_test.test.csv", "\n".join(unlabelled) + "\n")
     with zipfile.ZipFile(dest / TEST_LABELS_ARCHIVE, "w") as test_labels:
-        test_labels.writestr("GT-final_test.csv", "\n".join(rows) + "\n")
+        test_labels.writestr(TEST_LABELS_CSV, "\n".join(rows) + "\n")
     sums = "".join(
         f"{hashlib.sha256((dest / name).read_bytes()).hexdigest()}  {name}\n"
         for name in (TRAIN_ARCHIVE, TEST_ARCHIVE, TEST_LABELS_ARCHIVE)
     )
     (dest / "SHA256SUMS").write_text(sums)
     return dest
-
-
-def decode_ppm(data: bytes) -> np.ndarray:
-    """For tests of this module: a P6 PPM back to an array."""
-    stream = io.BytesIO(data)
-    assert stream.readline().strip() == b"P6"
-    width, height = map(int, stream.readline().split())
-    stream.readline()
-    return np.frombuffer(stream.read(), np.uint8).reshape(height, width, 3)
