@@ -23,6 +23,7 @@ from tsr.errors import ConfigError, TsrError
 from tsr.io.atomic import write_json
 from tsr.models.summary import format_count
 from tsr.tensorboard import log_hparams
+from tsr.training.interrupts import DeferredInterrupt
 from tsr.training.precision import resolve_precision
 from tsr.training.provenance import write_provenance
 from tsr.training.resume import FINISHED_MARKER, continue_in_place, move_log_into, resume_point
@@ -82,7 +83,11 @@ def build(
         cfg,
         lambda: instantiate(
             cfg.trainer,
-            callbacks=[*_instantiate_all(cfg.get("callbacks")), *callbacks],
+            callbacks=[
+                DeferredInterrupt(),  # Ctrl-C at a batch boundary, never inside a lock
+                *_instantiate_all(cfg.get("callbacks")),
+                *callbacks,
+            ],
             logger=_instantiate_all(cfg.get("logger")) or False,
         ),
     )
