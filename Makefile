@@ -27,7 +27,7 @@ test: lint
 
 # the fast tier: no GTSRB archives needed (a small synthetic archive in their layout)
 test-fast: lint
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	TSR_TEST_DATA=synthetic $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 format: setup
 	$(BIN)/ruff check --fix .

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real GTSRB archives, a small real subset of them, a built cache."""
+"""Shared fixtures: the GTSRB archives (real, or synthetic in the same layout when the real
+ones are absent or TSR_TEST_DATA=synthetic), a small subset of them, a built cache."""
 
 from __future__ import annotations
 
@@ -41,16 +42,40 @@ def compose_train(tmp_path: Path, cache_dir: Path, mirror: Path, *overrides: str
         )
 
 
-@pytest.fixture(scope="session")
-def mirror() -> Path:
-    """The folder with the three official archives (GTSRB_MIRROR, else ../shared/data/gtsrb)."""
+def real_archives() -> Path | None:
+    """The folder with the three official archives (GTSRB_MIRROR, else ../shared/data/gtsrb),
+    or None when they are absent or TSR_TEST_DATA=synthetic asks for the synthetic set."""
+    if os.environ.get("TSR_TEST_DATA") == "synthetic":
+        return None
     folder = Path(os.environ.get("GTSRB_MIRROR", REPO.parent / "shared" / "data" / "gtsrb"))
-    missing = [name for name in ARCHIVES if not (folder / name).is_file()]
-    if missing:
-        pytest.fail(
-            f"tests need the GTSRB archives: set GTSRB_MIRROR (missing {missing} in {folder})"
-        )
+    if any(not (folder / name).is_file() for name in ARCHIVES):
+        if os.environ.get("TSR_TEST_DATA") == "real":
+            pytest.fail(f"TSR_TEST_DATA=real but the GTSRB archives are not all in {folder}")
+        return None
     return folder.resolve()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `real_data` (they check facts of the real GTSRB: its sizes, its
+    accuracy) skip when the run has only the synthetic archives."""
+    if real_archives() is not None:
+        return
+    skip = pytest.mark.skip(reason="needs the real GTSRB archives (set GTSRB_MIRROR)")
+    for item in items:
+        if "real_data" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The official archives when they are here, else the synthetic ones in the same layout
+    (tests/synthetic.py): every test that is not `real_data` passes on either."""
+    folder = real_archives()
+    if folder is not None:
+        return folder
+    from .synthetic import write_synthetic_gtsrb
+
+    return write_synthetic_gtsrb(tmp_path_factory.mktemp("synthetic-mirror"))
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tsr.data.augmentation import JitterConfig, build_jitter
+from tsr.config.schema import validate
+from tsr.data.augmentation import build_jitter
 from tsr.data.gtsrb import Gtsrb
+from tsr.data.settings import JitterSettings
 from tsr.errors import ConfigError
 
 
@@ -17,7 +19,7 @@ def _dot_image() -> np.ndarray:
 
 
 def test_shift_only_moves_by_at_most_shift_px() -> None:
-    pipeline = build_jitter(JitterConfig(shift_px=2, rotate_deg=0, border="constant"))
+    pipeline = build_jitter(JitterSettings(shift_px=2, rotate_deg=0, border="constant"))
     pipeline.set_random_seed(0)
     offsets = set()
     for _ in range(200):
@@ -31,14 +33,14 @@ def test_shift_only_moves_by_at_most_shift_px() -> None:
 @pytest.mark.parametrize("affine", [0.0, 0.5, 1.0])
 def test_affine_probability_is_the_share_of_jittered_images(gtsrb: Gtsrb, affine: float) -> None:
     images = gtsrb.train.images[:400]
-    pipeline = build_jitter(JitterConfig(affine=affine))
+    pipeline = build_jitter(JitterSettings(affine=affine))
     pipeline.set_random_seed(0)
     changed = np.mean([not np.array_equal(pipeline(image=img)["image"], img) for img in images])
     assert abs(changed - affine) < 0.08
 
 
-def test_default_jitter_keeps_shape_and_changes_real_images(gtsrb: Gtsrb) -> None:
-    pipeline = build_jitter(JitterConfig())
+def test_full_jitter_keeps_shape_and_changes_real_images(gtsrb: Gtsrb) -> None:
+    pipeline = build_jitter(JitterSettings(affine=1.0))
     pipeline.set_random_seed(0)
     for image in gtsrb.train.images[:20]:
         out = pipeline(image=image)["image"]
@@ -50,7 +52,7 @@ def test_default_jitter_keeps_shape_and_changes_real_images(gtsrb: Gtsrb) -> Non
 
 
 def test_optional_transforms_apply(gtsrb: Gtsrb) -> None:
-    config = JitterConfig(
+    config = JitterSettings(
         shift_px=0, rotate_deg=0, scale=(0.9, 1.1), brightness_contrast=1.0, blur=1.0, occlusion=1.0
     )
     pipeline = build_jitter(config)
@@ -64,12 +66,12 @@ def test_optional_transforms_apply(gtsrb: Gtsrb) -> None:
     ("kwargs", "message"),
     [
         ({"border": "wrap"}, "replicate, reflect, constant"),
-        ({"blur": 1.5}, "probability"),
-        ({"affine": -0.1}, "data.jitter.affine=-0.1 is a probability"),
+        ({"blur": 1.5}, "data.jitter.blur=1.5 must be a number >= 0 and <= 1"),
+        ({"affine": -0.1}, "data.jitter.affine=-0.1 must be a number >= 0 and <= 1"),
         ({"scale": (1.1, 0.9)}, "low <= high"),
         ({"shift_px": -1}, ">= 0"),
     ],
 )
 def test_invalid_settings(kwargs, message) -> None:
     with pytest.raises(ConfigError, match=message):
-        JitterConfig(**kwargs)
+        validate(JitterSettings, kwargs, "data.jitter")

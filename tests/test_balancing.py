@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tsr.data.augmentation import JitterConfig, build_jitter
+from tsr.data.augmentation import build_jitter
 from tsr.data.balancing import ClassBalancedSampler
 from tsr.data.dataset import SignDataset
 from tsr.data.gtsrb import Gtsrb
+from tsr.data.settings import JitterSettings
 
 
 @pytest.mark.parametrize("min_per_class", [0, 500, 1000, 3000])
@@ -46,7 +47,7 @@ def test_extras_change_between_epochs_and_are_shuffled(gtsrb: Gtsrb) -> None:
 
 def test_extra_samples_are_jittered_even_with_jitter_off(gtsrb: Gtsrb) -> None:
     images, labels = gtsrb.train.images[:300], gtsrb.train.labels[:300]
-    jitter = build_jitter(JitterConfig())
+    jitter = build_jitter(JitterSettings(affine=1.0))
     dataset = SignDataset(images, labels, jitter=None, extra_jitter=jitter)
     originals, _ = dataset.__getitems__(list(range(10)))
     extras, extra_labels = dataset.__getitems__([i + 300 for i in range(10)])

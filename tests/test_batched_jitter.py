@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tsr.data.augmentation import BORDER_MODES, JitterConfig
+from tsr.data.augmentation import BORDER_MODES
 from tsr.data.batched_jitter import (
     PADDING,
     BatchedAffineJitter,
@@ -19,6 +19,7 @@ from tsr.data.batched_jitter import (
 )
 from tsr.data.gtsrb import Gtsrb
 from tsr.data.opencv import cv2
+from tsr.data.settings import JitterSettings
 
 
 @pytest.mark.parametrize("border", ["replicate", "constant"])
@@ -77,7 +78,7 @@ def test_fixed_views_match_cv2(gtsrb: Gtsrb, angle, scale, dx, dy) -> None:
 
 
 def test_parameter_distributions_match_albumentations() -> None:
-    config = JitterConfig(scale=[0.9, 1.1])
+    config = JitterSettings(scale=[0.9, 1.1])
     jitter = BatchedAffineJitter(config)
     shift, rotate, scale = jitter.parameters(20000)
     affine = A.Affine(
@@ -98,7 +99,7 @@ def test_parameter_distributions_match_albumentations() -> None:
 
 
 def test_probability_and_selection() -> None:
-    jitter = BatchedAffineJitter(JitterConfig(affine=0.5))
+    jitter = BatchedAffineJitter(JitterSettings(affine=0.5))
     jitter.seed(3)
     images = torch.arange(256, dtype=torch.uint8).repeat(400, 1).view(400, 1, 16, 16)
     selected = np.arange(400) < 300
@@ -109,6 +110,6 @@ def test_probability_and_selection() -> None:
 
 
 def test_only_the_affine_jitter_is_batched() -> None:
-    assert batchable(JitterConfig())
-    assert not batchable(JitterConfig(blur=0.2))
-    assert not batchable(JitterConfig(border="reflect"))
+    assert batchable(JitterSettings())
+    assert not batchable(JitterSettings(blur=0.2))
+    assert not batchable(JitterSettings(border="reflect"))

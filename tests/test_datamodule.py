@@ -21,6 +21,7 @@ def gray_module(cache_dir: Path, mirror: Path) -> GtsrbDataModule:
     return module
 
 
+@pytest.mark.real_data
 def test_loaders_yield_uint8_batches(gray_module: GtsrbDataModule) -> None:
     for loader, size in [
         (gray_module.train_dataloader(), 64),
@@ -77,6 +78,7 @@ def test_workers_draw_different_jitter(cache_dir: Path, mirror: Path) -> None:
         num_workers=2,
         batch_size=1,
         persistent_workers=False,
+        jitter={"affine": 1.0},  # every draw jittered
     )
     module.setup("fit")
     dataset = module.train_set
@@ -96,10 +98,10 @@ def test_workers_draw_different_jitter(cache_dir: Path, mirror: Path) -> None:
     ("overrides", "message"),
     [
         ({"preprocessing": "sepia"}, "valid choices: rgb, gray, sharpen, hist, clahe"),
-        ({"min_per_class": -1}, "min_per_class=-1 must be an integer >= 0"),
-        ({"min_per_class": "many"}, "min_per_class='many' must be an integer"),
+        ({"min_per_class": -1}, "min_per_class=-1 must be a whole number >= 0"),
+        ({"min_per_class": "many"}, "min_per_class='many' must be a whole number"),
         ({"batch_size": 0}, "batch_size=0"),
-        ({"val_fraction": 1.0}, "between 0 and 1"),
+        ({"val_fraction": 1.0}, "must be a number > 0 and < 1"),
         ({"jitter": {"rotate": 5}}, "data.jitter"),
         ({"jitter": {"border": "wrap"}}, "valid choices"),
     ],

@@ -35,6 +35,7 @@ def compose_evaluate(tmp_path: Path, cache_dir: Path, mirror: Path, *overrides: 
         )
 
 
+@pytest.mark.real_data
 def test_evaluate_reports_the_test_accuracy_lightning_measured(
     tmp_path: Path, cache_dir: Path, mirror: Path, tiny_run: dict, gtsrb
 ):

@@ -6,11 +6,13 @@ import functools
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tsr.data.archives import fetch_archives
 from tsr.data.gtsrb import Gtsrb, cache_path, load_gtsrb
 
 
+@pytest.mark.real_data
 def test_full_dataset_as_published(gtsrb: Gtsrb) -> None:
     train, test = gtsrb.train, gtsrb.test
     assert train.images.shape == (39209, 32, 32, 3) and train.images.dtype == np.uint8
@@ -26,6 +28,7 @@ def test_full_dataset_as_published(gtsrb: Gtsrb) -> None:
     assert (rois[:, 2] > rois[:, 0]).all() and (rois[:, 3] > rois[:, 1]).all()
 
 
+@pytest.mark.real_data
 def test_images_are_rgb_not_bgr(gtsrb: Gtsrb) -> None:
     # "Stop" (14) and "No entry" (17) signs are mostly red: R > B on average
     for class_id in (14, 17):
@@ -33,6 +36,7 @@ def test_images_are_rgb_not_bgr(gtsrb: Gtsrb) -> None:
         assert images[..., 0].mean() > images[..., 2].mean() + 10
 
 
+@pytest.mark.real_data
 def test_each_data_type_is_cached_and_reloaded(cache_dir: Path, mirror: Path) -> None:
     def fail_fetch():
         raise AssertionError("archives read again although the cache exists")

@@ -73,6 +73,7 @@ def _rgb(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
 
+@pytest.mark.real_data
 def test_every_common_format_reads_as_the_original_pixels(tmp_path: Path, raw_test_images):
     originals = [_rgb(path) for path, _, _ in raw_test_images[:6]]
     files = good_inputs(tmp_path, originals)

@@ -10,6 +10,7 @@ from tsr.data.split import split_by_track
 from tsr.errors import ConfigError
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize("fraction", [0.1, 0.25])
 def test_no_track_on_both_sides_and_every_class_on_both(gtsrb: Gtsrb, fraction: float) -> None:
     labels, tracks = gtsrb.train.labels, gtsrb.train.tracks

@@ -113,13 +113,14 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, cache_dir, 
     assert run_sweep(*args) == 0
     trials = load(tmp_path, "failing").trials
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
-    assert "dropout=1.5 must lie in [0, 1)" in trials[0].user_attrs[ERROR]
+    assert "dropout=1.5 must be a number >= 0 and < 1" in trials[0].user_attrs[ERROR]
     assert all(counts_toward_budget(t) for t in trials)
     summary = json.loads((tmp_path / "logs/sweeps/failing/summary.json").read_text())
     assert summary["failed"][0]["number"] == 0
     assert summary["best"]["number"] == 1
 
 
+@pytest.mark.real_data
 def test_the_pruner_stops_a_bad_trial(tmp_path: Path, cache_dir, mirror) -> None:
     args = sweep_args(
         tmp_path,

@@ -140,6 +140,7 @@ def test_scalars_hparams_images_histograms_graph(log_root, model: str) -> None:
     assert tags["graph"]
 
 
+@pytest.mark.real_data
 @pytest.mark.parametrize(("model", "width"), [("lenet", 84), ("multiscale_small", 100)])
 def test_projector_has_features_metadata_and_sprite(log_root, model: str, width: int) -> None:
     root, _ = log_root
@@ -178,6 +179,7 @@ def _get(url: str):
         return json.loads(response.read())
 
 
+@pytest.mark.real_data
 def test_tensorboard_server_serves_both_runs(log_root) -> None:
     root, _ = log_root
     port = _free_port()

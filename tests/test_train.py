@@ -161,7 +161,7 @@ def test_a_diverging_run_stops_with_a_clear_error(tmp_path: Path, cache_dir, mir
         "trainer.limit_train_batches=10",
         "trainer.limit_val_batches=1",
         "data.preprocessing=gray",
-        "model.optimizer.name=sgd",
+        "model.optimizer._target_=torch.optim.SGD",
         "model.optimizer.lr=1e12",
         "logger=none",
     )

@@ -13,23 +13,30 @@ from pathlib import Path
 import pytest
 from hydra.errors import ConfigCompositionException
 
-from tsr.config.checks import check_run_settings
 from tsr.errors import ConfigError
 from tsr.training.run import build
+from tsr.training.settings import check_run_settings
 
 from ..conftest import REPO, compose_train
 
 BAD_VALUES = [
     # unknown choice of a value: the valid ones are named
     ("data.preprocessing=sepia", "valid choices: rgb, gray, sharpen, hist, clahe"),
-    ("model.optimizer.name=adagrad", "valid choices: adam, adamw, sgd, rmsprop"),
-    ("model.scheduler.name=warp", "valid choices: none, cosine, step, exponential"),
+    ("model.optimizer._target_=torch.optim.Adagradd", "'torch.optim.Adagradd' cannot be imported"),
+    ("model.optimizer._target_=torch.nn.Linear", "is not a torch.optim.optimizer.Optimizer"),
+    ("+model.optimizer.betas=[0.9]", "model.optimizer: Adam refused"),
+    ("+model.optimizer.momentum=0.9", "Adam takes no option(s) momentum; valid: lr, betas"),
+    ("model=resnet model.scheduler._target_=torch.optim.lr_scheduler.Warp", "cannot be imported"),
+    (
+        "model=lenet model.scheduler={_target_:torch.optim.lr_scheduler.StepLR,step_size:0}",
+        "model.scheduler: StepLR refused",
+    ),
     ("model.backbone=alexnet", "registered models: inception, lenet, lenet_classic"),
     ("data.jitter.border=mirror", "valid choices: "),
     ("model.backbone_options.activation=swish", "valid choices: "),
     ("trainer.accelerator=tpu2", "Available names are: auto"),
     # wrong type
-    ("data.batch_size=abc", "data.batch_size='abc' must be an integer >= 1"),
+    ("data.batch_size=abc", "data.batch_size='abc' must be a whole number >= 1"),
     ("model.optimizer.lr=fast", "model.optimizer.lr='fast' must be a number > 0"),
     pytest.param(
         "trainer.max_epochs=ten",
@@ -43,14 +50,14 @@ BAD_VALUES = [
     ("resume=maybe", "resume='maybe' must be true or false"),
     # out of range
     ("data.min_per_class=-500", "min_per_class=-500"),
-    ("data.val_fraction=1.5", "val_fraction=1.5 must lie strictly between 0 and 1"),
+    ("data.val_fraction=1.5", "data.val_fraction=1.5 must be a number > 0 and < 1"),
     ("model.optimizer.lr=0", "lr=0"),
     ("model.backbone_options.dropout=2", "dropout=2"),
-    ("trainer.max_epochs=-3", "trainer.max_epochs=-3 must be >= -1"),
+    ("trainer.max_epochs=-3", "trainer.max_epochs=-3 must be a whole number >= -1"),
     ("callbacks.recovery_checkpoint.every_n_train_steps=0", "must be a whole number >= 1"),
     # inconsistent values, unknown keys
     ("model=resnet model.backbone_options.blocks=[2]", "same length"),
-    ("+model.backbone_options.depth=3", "has no option(s) depth; valid: "),
+    ("+model.backbone_options.depth=3", "model.backbone_options: unknown key 'depth'; valid keys:"),
     ("+data.jitter.colour=1", "data.jitter: "),
 ]
 

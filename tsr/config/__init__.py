@@ -1,2 +1,3 @@
-"""Configuration: the OmegaConf resolvers the YAML files use and the type checks of
-values that no constructor checks."""
+"""Configuration machinery below every other package: the typed schema (`schema`: settings
+classes, their messages, their defaults for Hydra), the OmegaConf resolvers the YAML files
+use, and device names."""

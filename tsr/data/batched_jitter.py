@@ -17,14 +17,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tsr.data.augmentation import JitterConfig
+from tsr.data.settings import JitterSettings
 
 # data.jitter.border -> grid_sample padding mode (cv2's BORDER_REFLECT_101 has no
 # grid_sample twin: `reflect` keeps albumentations' per-image path)
 PADDING = {"replicate": "border", "constant": "zeros"}
 
 
-def batchable(config: JitterConfig) -> bool:
+def batchable(config: JitterSettings) -> bool:
     """True when the whole jitter is the affine transform with a border grid_sample has."""
     others = config.brightness_contrast or config.blur or config.occlusion
     return not others and config.border in PADDING
@@ -91,7 +91,7 @@ class BatchedAffineJitter:
     """Applies `config`'s affine jitter (with probability `config.affine` per image, or
     to every selected image with `always=True`) to uint8 (B, C, H, W) batches."""
 
-    def __init__(self, config: JitterConfig) -> None:
+    def __init__(self, config: JitterSettings) -> None:
         self.config = config
         self.scale = tuple(config.scale) if config.scale is not None else (1.0, 1.0)
         self.padding = PADDING[config.border]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,24 +20,20 @@ import torch
 from torch.utils.data import DataLoader
 
 from tsr.config.devices import resolve_device
-from tsr.data.archives import OFFICIAL_URL, fetch_archives
-from tsr.data.augmentation import JitterConfig, build_jitter
+from tsr.config.schema import validate
+from tsr.data.archives import fetch_archives
+from tsr.data.augmentation import build_jitter
 from tsr.data.balancing import ClassBalancedSampler, extra_counts
 from tsr.data.batched_jitter import BatchedAffineJitter, batchable
 from tsr.data.classes import CLASS_NAMES, NUM_CLASSES
 from tsr.data.dataset import SignDataset, collate_batch
 from tsr.data.gtsrb import Gtsrb, load_gtsrb
 from tsr.data.preprocessing import channel_stats, num_channels
+from tsr.data.settings import DataSettings
 from tsr.data.split import split_by_track
 from tsr.errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"data.{name}={value!r} must be an integer >= {minimum}")
-    return value
 
 
 def default_num_workers() -> int:
@@ -49,63 +44,41 @@ def default_num_workers() -> int:
 
 
 class GtsrbDataModule(L.LightningDataModule):
-    def __init__(
-        self,
-        data_dir: str | os.PathLike = "data",
-        mirror: str | os.PathLike | None = None,
-        url: str = OFFICIAL_URL,
-        sha256: Mapping[str, str] | None = None,
-        preprocessing: str = "gray",
-        image_size: int = 32,
-        val_fraction: float = 0.1,
-        split_seed: int = 0,
-        min_per_class: int = 0,
-        jitter: Mapping[str, Any] | JitterConfig | None = None,
-        batch_size: int = 128,
-        eval_batch_size: int = 1024,
-        num_workers: int | None = None,
-        pin_memory: bool | None = None,
-        persistent_workers: bool = True,
-        seed: int = 0,
-        device: str | None = None,
-    ) -> None:
+    """Takes the `data.*` settings as keywords (`tsr.data.settings.DataSettings`: their
+    defaults, types and ranges); a bad value raises ConfigError here, before any data
+    is read."""
+
+    def __init__(self, **options: Any) -> None:
         super().__init__()
-        self.in_channels = num_channels(preprocessing)  # validates the data type
-        self.preprocessing = preprocessing
-        self.data_dir = Path(data_dir)
-        self.mirror = mirror or None
-        self.url = url
-        self.sha256 = dict(sha256 or {})
-        self.image_size = _check_int("image_size", image_size, 8)
-        if not isinstance(val_fraction, int | float) or not 0 < val_fraction < 1:
-            raise ConfigError(
-                f"data.val_fraction={val_fraction!r} must lie strictly between 0 and 1"
-            )
-        self.val_fraction = float(val_fraction)
-        self.split_seed = split_seed
-        self.min_per_class = _check_int("min_per_class", min_per_class, 0)
-        try:
-            self.jitter = (
-                jitter if isinstance(jitter, JitterConfig) else JitterConfig(**(jitter or {}))
-            )
-        except TypeError as exc:
-            raise ConfigError(f"data.jitter: {exc}; see JitterConfig for the valid keys") from exc
-        self.batch_size = _check_int("batch_size", batch_size, 1)
-        self.eval_batch_size = _check_int("eval_batch_size", eval_batch_size, 1)
+        settings = validate(DataSettings, options, "data")
+        self.settings = settings
+        self.in_channels = num_channels(settings.preprocessing)
+        self.preprocessing = settings.preprocessing
+        self.data_dir = Path(settings.data_dir)
+        self.mirror = settings.mirror or None
+        self.url = settings.url
+        self.sha256 = dict(settings.sha256)
+        self.image_size = settings.image_size
+        self.val_fraction = settings.val_fraction
+        self.split_seed = settings.split_seed
+        self.min_per_class = settings.min_per_class
+        self.jitter = settings.jitter
+        self.batch_size = settings.batch_size
+        self.eval_batch_size = settings.eval_batch_size
         self.num_workers = (
-            default_num_workers()
-            if num_workers is None
-            else _check_int("num_workers", num_workers, 0)
+            default_num_workers() if settings.num_workers is None else settings.num_workers
         )
         # null: the data set stays in host memory
+        device = settings.device
         self.device = None if device is None else str(resolve_device(device, "data.device", "null"))
         if self.device is not None:
             self.num_workers = 0  # batches are cut on the device, in the main process
+        pin_memory = settings.pin_memory
         self.pin_memory = (
             torch.cuda.is_available() and self.device is None if pin_memory is None else pin_memory
         )
-        self.persistent_workers = persistent_workers and self.num_workers > 0
-        self.seed = seed
+        self.persistent_workers = settings.persistent_workers and self.num_workers > 0
+        self.seed = settings.seed
         self.num_classes = NUM_CLASSES
         self.class_names = CLASS_NAMES
         self.data: Gtsrb | None = None

@@ -9,12 +9,13 @@ large fully connected head, so the parameter count stays small.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
 import torch
+from pydantic import Field
 from torch import nn
 
-from tsr.errors import ConfigError
-from tsr.models.layers import check_dropout, conv_bn_act, pooled_classifier
+from tsr.models.layers import Activation, Channels, Dropout, conv_bn_act, pooled_classifier
 from tsr.models.registry import register_model
 
 # Per module: 1x1, 3x3 bottleneck, 3x3, 5x5 bottleneck, 5x5 (two 3x3), pool projection.
@@ -72,15 +73,12 @@ class InceptionNet(nn.Module):
         self,
         in_channels: int,
         num_classes: int,
-        stem: int = 32,
-        width: float = 1.0,
-        dropout: float = 0.4,
-        activation: str = "relu",
+        stem: Channels = 32,
+        width: Annotated[float, Field(gt=0.0, le=16.0, allow_inf_nan=False)] = 1.0,
+        dropout: Dropout = 0.4,
+        activation: Activation = "relu",
     ) -> None:
         super().__init__()
-        check_dropout(dropout)
-        if width <= 0:
-            raise ConfigError(f"model.backbone_options.width={width} must be > 0")
         layers: list[nn.Module] = [
             conv_bn_act(in_channels, stem, 3, activation),
             nn.MaxPool2d(2),

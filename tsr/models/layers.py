@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import Field
 from torch import nn
 
+from tsr.config.schema import Choice
 from tsr.errors import ConfigError
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -20,6 +24,14 @@ def make_activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
+# Types of backbone options: the registry validates a backbone's options against its
+# signature, so these bounds are the schema (and refuse absurd sizes from a checkpoint)
+Dropout = Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)]
+Activation = Choice(*ACTIVATIONS)
+Channels = Annotated[int, Field(ge=1, le=4096)]
+Units = Annotated[int, Field(ge=1, le=65536)]
+
+
 # Activations that never decrease: max-pooling commutes with them exactly
 MONOTONIC = frozenset({"relu", "leaky_relu", "elu"})
 
@@ -33,12 +45,6 @@ def activation_and_pool(activation: str, pool: nn.Module) -> list[nn.Module]:
     if activation in MONOTONIC and isinstance(pool, nn.MaxPool2d):
         return [pool, make_activation(activation)]
     return [make_activation(activation), pool]
-
-
-def check_dropout(p: float) -> float:
-    if not 0.0 <= p < 1.0:
-        raise ConfigError(f"dropout={p} must lie in [0, 1)")
-    return p
 
 
 def conv_bn_act(

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from tsr.errors import ConfigError
-from tsr.models.layers import activation_and_pool, check_dropout, make_activation
+from tsr.config.schema import Choice
+from tsr.models.layers import Activation, Dropout, Units, activation_and_pool, make_activation
 from tsr.models.registry import register_model
 
 POOLS: dict[str, type[nn.Module]] = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
@@ -25,16 +25,13 @@ class LeNet5(nn.Module):
         self,
         in_channels: int,
         num_classes: int,
-        dropout: float = 0.33,
-        activation: str = "relu",
+        dropout: Dropout = 0.33,
+        activation: Activation = "relu",
         image_size: int = 32,
-        pool: str = "max",
-        hidden: Sequence[int] = (200, 84),
+        pool: Choice("max", "avg") = "max",
+        hidden: Sequence[Units] = (200, 84),
     ) -> None:
         super().__init__()
-        check_dropout(dropout)
-        if pool not in POOLS:
-            raise ConfigError(f"unknown pool {pool!r}; valid choices: {', '.join(POOLS)}")
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 6, 5),
             *activation_and_pool(activation, POOLS[pool](2)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tsr.models.layers import Activation, Dropout
 from tsr.models.lenet import LeNet5
 from tsr.models.registry import register_model
 
@@ -10,8 +11,8 @@ from tsr.models.registry import register_model
 def lenet_classic(
     in_channels: int,
     num_classes: int,
-    dropout: float = 0.0,
-    activation: str = "relu",
+    dropout: Dropout = 0.0,
+    activation: Activation = "relu",
     image_size: int = 32,
 ) -> LeNet5:
     """32x32 -> conv5 6 -> avg-pool -> conv5 16 -> avg-pool -> 400 -> fc 120 -> fc 84 -> classes."""

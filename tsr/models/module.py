@@ -8,41 +8,57 @@ needed to classify raw images.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import functools
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import lightning as L
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from tsr.errors import ConfigError
-from tsr.models.optim import build_optimizer, build_scheduler, check_optimizer, check_scheduler
+from tsr.config.schema import Choice, signature_settings, validate
+from tsr.models.optim import (
+    build_optimizer,
+    build_scheduler,
+    optimizer_settings,
+    scheduler_settings,
+)
 from tsr.models.registry import create_model
 from tsr.models.stn import SpatialTransformer
 from tsr.models.summary import count_macs, count_parameters
+
+
+@functools.cache
+def classifier_settings() -> type:
+    """The schema of the classifier's arguments, read from its signature."""
+    return signature_settings(SignClassifier, "model_settings")
 
 
 class SignClassifier(L.LightningModule):
     def __init__(
         self,
         backbone: str = "lenet",
-        backbone_options: Mapping[str, Any] | None = None,
-        in_channels: int = 1,
-        num_classes: int = 43,
-        optimizer: Mapping[str, Any] | None = None,
-        scheduler: Mapping[str, Any] | None = None,
-        class_names: Sequence[str] | None = None,
+        backbone_options: dict[str, Any] | None = None,
+        in_channels: Annotated[int, Field(ge=1, le=4)] = 1,
+        num_classes: Annotated[int, Field(ge=2, le=100_000)] = 43,
+        optimizer: dict[str, Any] | None = None,
+        scheduler: dict[str, Any] | None = None,
+        class_names: list[str] | None = None,
         stn: bool = False,
-        image_size: int = 32,
+        image_size: Annotated[int, Field(ge=8, le=512)] = 32,
         name: str | None = None,
         channels_last: bool = True,
-        label_smoothing: float = 0.0,
+        label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)] = 0.0,
         data_type: str | None = None,
+        scheduler_interval: Choice("epoch", "step") = "epoch",
     ) -> None:
         """`name`: the model's config name (e.g. multiscale_small), shown in logs and hparams.
+        `optimizer`, `scheduler`: `_target_` nodes (tsr.models.optim); the schedule steps
+        once per epoch, or per optimiser step with `scheduler_interval: step`.
         `label_smoothing`: of the training loss only (val and test losses stay plain
         cross-entropy, comparable across runs).
         `data_type`: the data.preprocessing the inputs get (rgb, gray, ...); saved so that
@@ -50,15 +66,14 @@ class SignClassifier(L.LightningModule):
         checkpoints written before tsr recorded it). The model does not interpret it (models
         and data are independent); `in_channels` comes from the data module.
         `channels_last`: NHWC activations; measured on the 2-core CPU: inception 55 -> 34 s,
-        resnet 35 -> 25 s, multiscale 70 -> 57 s per epoch (forward and backward)."""
+        resnet 35 -> 25 s, multiscale 70 -> 57 s per epoch (forward and backward).
+        Every argument is checked against this signature's types and ranges first."""
         super().__init__()
         self.save_hyperparameters()
-        self.optimizer_config = check_optimizer(optimizer or {"name": "adam", "lr": 8.5e-4})
-        self.scheduler_config = check_scheduler(scheduler)
-        if not isinstance(stn, bool):
-            raise ConfigError(f"model.stn={stn!r} must be true or false")
-        if not isinstance(label_smoothing, int | float) or not 0 <= label_smoothing < 1:
-            raise ConfigError(f"model.label_smoothing={label_smoothing!r} must lie in [0, 1)")
+        settings = validate(classifier_settings(), {**self.hparams}, "model")
+        self.optimizer_config = optimizer_settings(optimizer or {"name": "adam", "lr": 8.5e-4})
+        self.scheduler_config = scheduler_settings(scheduler)
+        self.scheduler_interval = settings.scheduler_interval
         self.label_smoothing = float(label_smoothing)
         # A spatial transformer (or nothing) in front of the backbone.
         self.stn = SpatialTransformer(in_channels, image_size) if stn else nn.Identity()
@@ -178,11 +193,15 @@ class SignClassifier(L.LightningModule):
 
     def configure_optimizers(self):
         optimizer = build_optimizer(self.parameters(), self.optimizer_config)
-        max_epochs = self.trainer.max_epochs if self.trainer.max_epochs not in (None, -1) else 1
-        scheduler = build_scheduler(optimizer, self.scheduler_config, max_epochs)
+        if self.scheduler_interval == "step":
+            length = int(self.trainer.estimated_stepping_batches)
+        else:
+            epochs = self.trainer.max_epochs
+            length = epochs if epochs not in (None, -1) else 1
+        scheduler = build_scheduler(optimizer, self.scheduler_config, length)
         if scheduler is None:
             return optimizer
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
+            "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval},
         }

@@ -18,7 +18,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tsr.models.layers import activation_and_pool, check_dropout, make_activation
+from tsr.models.layers import (
+    Activation,
+    Channels,
+    Dropout,
+    Units,
+    activation_and_pool,
+    make_activation,
+)
 from tsr.models.registry import register_model
 
 
@@ -40,19 +47,17 @@ class MultiScaleConvNet(nn.Module):
         self,
         in_channels: int,
         num_classes: int,
-        stage1: int = 108,
-        stage2: int = 108,
-        hidden: int = 100,
-        dropout: float = 0.3,
-        hidden_dropout: float = 0.0,
-        activation: str = "relu",
-        batch_norm: bool = False,
-        feature_norm: bool = False,
+        stage1: Channels = 108,
+        stage2: Channels = 108,
+        hidden: Units = 100,
+        dropout: Dropout = 0.5,
+        hidden_dropout: Dropout = 0.0,
+        activation: Activation = "relu",
+        batch_norm: bool = True,
+        feature_norm: bool = True,
         image_size: int = 32,
     ) -> None:
         super().__init__()
-        check_dropout(dropout)
-        check_dropout(hidden_dropout)
         self.stage1 = conv_stage(in_channels, stage1, activation, batch_norm)
         self.stage2 = conv_stage(stage1, stage2, activation, batch_norm)
         self.branch_pool = nn.MaxPool2d(2)  # stage 1 pooled again before the classifier

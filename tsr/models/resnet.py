@@ -8,12 +8,21 @@ projection shortcut. Global average pooling feeds the classifier.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from tsr.errors import ConfigError
-from tsr.models.layers import check_dropout, conv_bn_act, make_activation, pooled_classifier
+from tsr.models.layers import (
+    Activation,
+    Channels,
+    Dropout,
+    conv_bn_act,
+    make_activation,
+    pooled_classifier,
+)
 from tsr.models.registry import register_model
 
 
@@ -46,13 +55,12 @@ class ResNet(nn.Module):
         self,
         in_channels: int,
         num_classes: int,
-        widths: Sequence[int] = (32, 64, 128),
-        blocks: Sequence[int] = (2, 2, 2),
-        dropout: float = 0.0,
-        activation: str = "relu",
+        widths: Sequence[Channels] = (32, 64, 128),
+        blocks: Sequence[Annotated[int, Field(ge=1, le=64)]] = (2, 2, 2),
+        dropout: Dropout = 0.0,
+        activation: Activation = "relu",
     ) -> None:
         super().__init__()
-        check_dropout(dropout)
         if len(widths) != len(blocks) or not widths or min(*widths, *blocks) < 1:
             raise ConfigError(
                 f"model.backbone_options.widths={list(widths)} and blocks={list(blocks)} must be "

@@ -17,20 +17,22 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from tsr.config.checks import check_run_settings
 from tsr.config.resolvers import register_resolvers
 from tsr.errors import ConfigError, TsrError
 from tsr.io.atomic import write_json
 from tsr.models.summary import format_count
 from tsr.tensorboard import log_hparams
+from tsr.training.config_store import register_schemas
 from tsr.training.interrupts import DeferredInterrupt
 from tsr.training.precision import resolve_precision
 from tsr.training.provenance import write_provenance
 from tsr.training.resume import FINISHED_MARKER, continue_in_place, move_log_into, resume_point
+from tsr.training.settings import check_run_settings
 from tsr.training.timing import EpochTimer
 
 log = logging.getLogger(__name__)
 register_resolvers()  # the configs' ${run_id:...}, resolved when `build` instantiates them
+register_schemas()  # the schema's defaults for the configs' defaults lists
 
 
 def _instantiate_all(group: DictConfig | None) -> list[Any]:
@@ -60,6 +62,7 @@ def build_data_and_model(cfg: DictConfig) -> tuple[L.LightningDataModule, L.Ligh
         datamodule = instantiate(cfg.data, _convert_="all")
         model = instantiate(
             cfg.model,
+            _recursive_=False,  # optimizer and scheduler stay config nodes (saved in checkpoints)
             in_channels=datamodule.in_channels,
             num_classes=datamodule.num_classes,
             class_names=list(datamodule.class_names),
