@@ -37,12 +37,16 @@ def test_images_are_rgb_not_bgr(gtsrb: Gtsrb) -> None:
 
 
 @pytest.mark.real_data
-def test_each_data_type_is_cached_and_reloaded(cache_dir: Path, mirror: Path) -> None:
-    def fail_fetch():
-        raise AssertionError("archives read again although the cache exists")
-
-    first = load_gtsrb(cache_dir, functools.partial(fetch_archives, cache_dir, mirror), "clahe")
+def test_each_data_type_is_cached_and_reloaded(cache_dir: Path, mirror: Path, monkeypatch) -> None:
+    fetch = functools.partial(fetch_archives, cache_dir, mirror)
+    first = load_gtsrb(cache_dir, fetch, "clahe")
     assert cache_path(cache_dir, 32, "clahe").is_file()
-    again = load_gtsrb(cache_dir, fail_fetch, "clahe")
+
+    def fail(*args, **kwargs):
+        raise AssertionError("images decoded or preprocessed again although the cache exists")
+
+    monkeypatch.setattr("tsr.data.gtsrb.decode_archives", fail)
+    monkeypatch.setattr("tsr.data.gtsrb.preprocess", fail)
+    again = load_gtsrb(cache_dir, fetch, "clahe")
     np.testing.assert_array_equal(first.train.images, again.train.images)
     assert again.train.images.shape == (39209, 32, 32, 1)

@@ -11,9 +11,11 @@ from omegaconf import DictConfig
 
 from tsr.cli import silence_known_warnings, user_errors
 from tsr.inference.evaluation import evaluate
+from tsr.inference.settings import register_command_schemas
 
 log = logging.getLogger(__name__)
 silence_known_warnings()
+register_command_schemas()  # conf/evaluate.yaml's defaults
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")

@@ -97,7 +97,9 @@ def _run_cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
             "model=alexnet", "Available options in 'model'", marks=pytest.mark.slow
         ),  # unknown group option
         ("data.preprocessing=sepia", "valid choices: rgb, gray, sharpen, hist, clahe"),
-        pytest.param("data.min_per_class=-1", "must be an integer >= 0", marks=pytest.mark.slow),
+        pytest.param(
+            "data.min_per_class=-1", "must be a whole number >= 0", marks=pytest.mark.slow
+        ),
         pytest.param(
             "trainer.max_epochs=ten",
             "trainer.max_epochs='ten' must be a whole number",

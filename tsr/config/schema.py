@@ -242,7 +242,7 @@ def defaults(model: type[BaseModel]) -> dict[str, Any]:
     return to_plain(model().model_dump(mode="json"))
 
 
-def store_defaults(group: str, name: str, node: Mapping[str, Any]) -> None:
+def store_defaults(group: str | None, name: str, node: Mapping[str, Any]) -> None:
     """Put a settings class's defaults into Hydra's ConfigStore as `<group>/<name>`, for
     the YAML files' defaults lists (idempotent)."""
     from hydra.core.config_store import ConfigStore

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import re
 import time
@@ -20,21 +21,31 @@ from pathlib import Path
 
 import numpy as np
 
-from tsr.data.archives import TEST_ARCHIVE, TEST_LABELS_ARCHIVE, TRAIN_ARCHIVE, open_archive
+from tsr.data.archives import (
+    TEST_ARCHIVE,
+    TEST_LABELS_ARCHIVE,
+    TRAIN_ARCHIVE,
+    archive_digest,
+    open_archive,
+    read_member,
+)
 from tsr.data.cache import CORRUPT_CACHE_ERRORS, load_npz, save_npz_atomic
 from tsr.data.classes import NUM_CLASSES
 from tsr.data.opencv import cv2
 from tsr.data.preprocessing import check_data_type, fingerprint, preprocess
 from tsr.errors import DataError
+from tsr.io.atomic import remove_stale_temps
 from tsr.io.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the cache records the archives it was decoded from
 TRAIN_DIR = "GTSRB/Final_Training/Images"
 TEST_DIR = "GTSRB/Final_Test/Images"
 TEST_LABELS_CSV = "GT-final_test.csv"
 FIELDS = ("images", "labels", "tracks", "rois", "sizes")
+# a cache temp file older than this was left by a killed writer (a write takes seconds)
+STALE_TEMP_S = 15 * 60
 _TRACK_RE = re.compile(r"^(\d+)_\d+\.\w+$")
 
 
@@ -64,33 +75,66 @@ class Gtsrb:
     test: Split
 
 
+COLUMNS = ("Filename", "Width", "Height", "Roi.X1", "Roi.Y1", "Roi.X2", "Roi.Y2", "ClassId")
+# the largest official image is 250 x 266 pixels; the CSVs store sizes as int16
+MAX_SIDE = 4096
+
+
 def _read_csv(archive: zipfile.ZipFile, member: str, archive_path: Path) -> list[dict[str, str]]:
+    """The rows of an annotation CSV, each checked (columns, numbers, ranges, duplicates):
+    a malformed file is one DataError naming the file, the line and the fix."""
+    raw = read_member(archive, member, archive_path, "")
+    where = f"{archive_path}: {member}"
+    fix = "Replace the archive with the official one."
     try:
-        text = archive.read(member).decode("utf-8-sig")
-    except KeyError as exc:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{where} is not UTF-8 text ({exc.reason}). {fix}") from None
+    lines = text.splitlines()
+    header = lines[0].split(";") if lines else []
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
         raise DataError(
-            f"{archive_path} lacks {member}: it is not the official GTSRB archive layout. "
-            "Replace it with the official archive."
-        ) from exc
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(
-            f"{archive_path}: {member} is corrupt ({exc}). Delete the archive and fetch it again."
-        ) from exc
-    return list(csv.DictReader(io.StringIO(text), delimiter=";"))
+            f"{where}: the header {lines[0][:80] if lines else '(empty file)'!r} lacks the "
+            f"column(s) {', '.join(missing)} (official GTSRB CSVs are ';'-separated with "
+            f"{';'.join(COLUMNS)}). {fix}"
+        )
+    rows, seen = [], set()
+    for number, row in enumerate(csv.DictReader(io.StringIO(text), delimiter=";"), start=2):
+        values = {}
+        for column in COLUMNS[1:]:
+            value = (row.get(column) or "").strip()
+            if not value.lstrip("-").isdigit():
+                raise DataError(f"{where} line {number}: {column}={value!r} is not a number. {fix}")
+            values[column] = int(value)
+        width, height = values["Width"], values["Height"]
+        x1, y1, x2, y2 = (values[k] for k in ("Roi.X1", "Roi.Y1", "Roi.X2", "Roi.Y2"))
+        if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+            raise DataError(
+                f"{where} line {number}: image size {width}x{height} outside 1..{MAX_SIDE}. {fix}"
+            )
+        if not (0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height):
+            raise DataError(
+                f"{where} line {number}: ROI ({x1}, {y1}, {x2}, {y2}) is not a box inside the "
+                f"{width}x{height} image. {fix}"
+            )
+        if not 0 <= values["ClassId"] < NUM_CLASSES:
+            raise DataError(
+                f"{where} line {number}: ClassId {values['ClassId']} outside 0..{NUM_CLASSES - 1}."
+                f" {fix}"
+            )
+        name = row["Filename"]
+        if name in seen:
+            raise DataError(f"{where} line {number}: {name} is listed twice. {fix}")
+        seen.add(name)
+        rows.append({**row, **{k: str(v) for k, v in values.items()}})
+    if not rows:
+        raise DataError(f"{where} lists no images (only its header). {fix}")
+    return rows
 
 
 def _decode(archive: zipfile.ZipFile, member: str, archive_path: Path, size: int) -> np.ndarray:
-    try:
-        raw = archive.read(member)
-    except KeyError as exc:
-        raise DataError(
-            f"{archive_path} lacks {member}, listed in its annotations. "
-            "The archive is incomplete: delete it and fetch it again."
-        ) from exc
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise DataError(
-            f"{archive_path}: {member} is corrupt ({exc}). Delete the archive and fetch it again."
-        ) from exc
+    raw = read_member(archive, member, archive_path, ", listed in its annotations")
     image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise DataError(
@@ -172,36 +216,54 @@ def cache_path(cache_dir: Path, image_size: int, data_type: str = "rgb") -> Path
     return Path(cache_dir) / f"gtsrb-{image_size}px-v{CACHE_VERSION}{suffix}.npz"
 
 
-def save_cache(data: Gtsrb, path: Path) -> None:
-    arrays = {}
+def save_cache(data: Gtsrb, path: Path, source: str) -> None:
+    arrays = {"source": np.array(source)}
     for split_name in ("train", "test"):
         split = getattr(data, split_name)
         arrays.update({f"{split_name}_{field}": getattr(split, field) for field in FIELDS})
     save_npz_atomic(path, **arrays)
 
 
-def load_cache(path: Path, images_path: Path | None = None) -> Gtsrb:
-    """Load a cache; `images_path` takes the images from a preprocessed data type's cache."""
-    keys = tuple(f"{s}_{f}" for s in ("train", "test") for f in FIELDS)
+def load_cache(path: Path, images_path: Path | None = None) -> tuple[Gtsrb, str]:
+    """Load a cache and the source it records; `images_path` takes the images from a
+    preprocessed data type's cache (which must record the same source)."""
+    keys = (*(f"{s}_{f}" for s in ("train", "test") for f in FIELDS), "source")
     if images_path is None:
         arrays = load_npz(path, keys)
     else:
         arrays = load_npz(path, tuple(k for k in keys if not k.endswith("_images")))
-        arrays.update(load_npz(images_path, ("train_images", "test_images")))
-    return Gtsrb(*(Split(*(arrays[f"{s}_{f}"] for f in FIELDS)) for s in ("train", "test")))
+        prepared = load_npz(images_path, ("train_images", "test_images", "source"))
+        if str(prepared.pop("source")) != str(arrays["source"]):
+            raise ValueError(f"{images_path.name} was made from another decoded cache")
+        arrays.update(prepared)
+    data = Gtsrb(*(Split(*(arrays[f"{s}_{f}"] for f in FIELDS)) for s in ("train", "test")))
+    return data, str(arrays["source"])
 
 
-def _try_load(path: Path, images_path: Path | None = None) -> Gtsrb | None:
+def _try_load(path: Path, source: str, images_path: Path | None = None) -> Gtsrb | None:
+    """The cache if it is intact and was made from exactly these archives, else None."""
     if not path.is_file() or (images_path is not None and not images_path.is_file()):
         return None
     start = time.perf_counter()
     try:
-        data = load_cache(path, images_path)
+        data, recorded = load_cache(path, images_path)
     except CORRUPT_CACHE_ERRORS as exc:
         log.warning("cache %s is damaged (%s): rebuilding it", images_path or path, exc)
         return None
+    if recorded != source:
+        log.warning(
+            "cache %s was decoded from other archives than %s (checksums differ): rebuilding it",
+            path.name,
+            ", ".join(json.loads(source)),
+        )
+        return None
     log.info("loaded %s in %.2f s", (images_path or path).name, time.perf_counter() - start)
     return data
+
+
+def source_of(paths: dict[str, Path]) -> str:
+    """What a cache is decoded from: each archive's name and SHA-256."""
+    return json.dumps({name: archive_digest(paths[name]) for name in sorted(paths)})
 
 
 def load_gtsrb(
@@ -212,21 +274,29 @@ def load_gtsrb(
 ) -> Gtsrb:
     """Load GTSRB preprocessed as `data_type`, from caches built on first use.
 
-    The RGB images are decoded once (`fetch` returns the archive paths and is
-    called only then); each other data type is preprocessed once and cached
-    beside them, so a warm load reads one small file and does no image work.
-    A damaged cache is detected (zip CRCs) and rebuilt, never silently used.
+    `fetch` returns the archive paths (checking them; it downloads only what is missing).
+    The RGB images are decoded once; each other data type is preprocessed once and cached
+    beside them, so a warm load hashes the archives (~0.2 s for the 136 MB here, once per
+    process) and reads one small file. Every cache records the SHA-256 of the archives it
+    came from: pointed at other archives (another mirror, a fixed or a tampered one), tsr
+    rebuilds it instead of reusing images of another source. A damaged cache is detected
+    (zip CRCs) and rebuilt, never silently used.
     """
     check_data_type(data_type)
+    cache_dir = Path(cache_dir)
+    if cache_dir.is_dir():  # what a killed cache writer left (not another run's file in progress)
+        remove_stale_temps(cache_dir, older_than_s=STALE_TEMP_S)
+    paths = fetch()
+    source = source_of(paths)
     base = cache_path(cache_dir, image_size)
     prepared = cache_path(cache_dir, image_size, data_type)
-    if data_type != "rgb" and (data := _try_load(base, prepared)) is not None:
+    if data_type != "rgb" and (data := _try_load(base, source, prepared)) is not None:
         return data
-    rgb = _try_load(base)
+    rgb = _try_load(base, source)
     if rgb is None:
         start = time.perf_counter()
-        rgb = decode_archives(fetch(), image_size)
-        save_cache(rgb, base)
+        rgb = decode_archives(paths, image_size)
+        save_cache(rgb, base, source)
         n = len(rgb.train) + len(rgb.test)
         log.info("decoded %d images into %s in %.1f s", n, base, time.perf_counter() - start)
     if data_type == "rgb":
@@ -234,7 +304,9 @@ def load_gtsrb(
     start = time.perf_counter()
     train_images = preprocess(rgb.train.images, data_type)
     test_images = preprocess(rgb.test.images, data_type)
-    save_npz_atomic(prepared, train_images=train_images, test_images=test_images)
+    save_npz_atomic(
+        prepared, train_images=train_images, test_images=test_images, source=np.array(source)
+    )
     log.info(
         "preprocessed %s images into %s in %.1f s",
         data_type,

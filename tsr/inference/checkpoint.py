@@ -14,9 +14,6 @@ import json
 import logging
 import math
 import os
-import pickle
-import re
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +24,7 @@ import torch
 from tsr.config.devices import resolve_device
 from tsr.data.preprocessing import DATA_TYPES, check_data_type, num_channels
 from tsr.errors import CheckpointError, ConfigError, TsrError
+from tsr.io.checkpoint_file import read_checkpoint
 from tsr.models.module import SignClassifier
 
 log = logging.getLogger(__name__)
@@ -60,23 +58,7 @@ class Classifier:
 
 
 def _read(path: Path) -> Any:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        # weights_only refused a class or function: the file wants to import or run code.
-        named = re.search(r"GLOBAL (\S+)", str(exc))
-        detail = f" (it references {named.group(1)})" if named else ""
-        raise CheckpointError(
-            f"{path} holds Python objects that a tsr checkpoint never has{detail}; refusing "
-            f"to unpickle it. It was written by another program or tampered with: "
-            f"{HOW_TO_GET_ONE}."
-        ) from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"{path} is not a readable PyTorch checkpoint ({reason}): it is damaged, "
-            f"truncated or not a checkpoint at all; {HOW_TO_GET_ONE}."
-        ) from None
+    return read_checkpoint(path, HOW_TO_GET_ONE)
 
 
 def _check_layout(path: Path, payload: Any) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -184,6 +166,11 @@ def load_classifier(
     )
     try:
         model = SignClassifier(**hparams)
+    except RecursionError:
+        raise CheckpointError(
+            f"{path}: its hyper-parameters are nested too deeply to be a tsr model's; "
+            f"{HOW_TO_GET_ONE}."
+        ) from None
     except (TsrError, TypeError, ValueError) as exc:
         raise CheckpointError(
             f"{path}: its hyper-parameters do not build a tsr model ({exc}); it comes from "

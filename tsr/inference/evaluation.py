@@ -19,6 +19,7 @@ from tsr.data.datamodule import GtsrbDataModule
 from tsr.inference.checkpoint import load_classifier
 from tsr.inference.forward import logits_of, probabilities_of
 from tsr.inference.metrics import classification_report
+from tsr.inference.settings import check_command
 from tsr.io.atomic import save_figure, write_csv, write_json
 from tsr.io.progress import progress_bar
 from tsr.tensorboard.figures import confusion_figure, mistakes_figure, per_class_accuracy_figure
@@ -36,6 +37,7 @@ def _worst_mistakes(probs: torch.Tensor, labels: np.ndarray, count: int) -> np.n
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate `cfg.ckpt` on the test split; write the outputs; return the report."""
+    check_command("evaluate", cfg)  # every option, before anything is read
     classifier = load_classifier(cfg.ckpt, cfg.device, cfg.get("data_type"))
     output_dir = Path(cfg.output_dir)
     datamodule = GtsrbDataModule(

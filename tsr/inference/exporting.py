@@ -23,6 +23,7 @@ from torch import nn
 from tsr.data.preprocessing import CLAHE_CLIP_LIMIT, CLAHE_TILES, SHARPEN_KERNEL
 from tsr.errors import ConfigError, TsrError
 from tsr.inference.checkpoint import Classifier, load_classifier
+from tsr.inference.settings import check_command
 from tsr.io.atomic import write_bytes_atomic, write_json
 
 FORMATS = ("onnx", "torchscript")
@@ -192,6 +193,7 @@ def export_classifier(
 
 def export(cfg: DictConfig) -> tuple[Path, Path]:
     """Export `cfg.ckpt` as `cfg.format`; return the model file and its sidecar."""
+    check_command("export", cfg)  # every option, before anything is read
     classifier = load_classifier(cfg.ckpt, "cpu", cfg.get("data_type"))
     path, info, diff = export_classifier(
         classifier, cfg.format, Path(cfg.output_dir), cfg.opset, cfg.check

@@ -22,6 +22,7 @@ from tsr.inference.figures import prediction_sheet
 from tsr.inference.forward import probabilities_of
 from tsr.inference.images import model_input, read_image, thumbnail
 from tsr.inference.inputs import collect_inputs
+from tsr.inference.settings import check_command
 from tsr.io.atomic import save_figure, write_csv, write_json
 from tsr.io.progress import progress_bar
 
@@ -57,22 +58,9 @@ def _inputs_list(inputs: Any) -> list[str]:
     return [] if inputs in (None, "") else [str(inputs)]
 
 
-def _check(cfg: DictConfig) -> None:
-    for key, minimum in (
-        ("top_k", 1),
-        ("batch_size", 1),
-        ("sheet_rows", 1),
-        ("sheet_max_images", 0),
-        ("max_pixels", 1),
-    ):
-        value = cfg[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ConfigError(f"{key}={value!r} must be an integer >= {minimum}")
-
-
 def predict(cfg: DictConfig) -> PredictResult:
     """Classify `cfg.inputs` with `cfg.ckpt`; write the outputs; return every answer."""
-    _check(cfg)
+    check_command("predict", cfg)  # every option, before anything is read
     inputs = _inputs_list(cfg.inputs)
     if not inputs:
         raise ConfigError("no inputs: pass inputs=<image files, folders or glob patterns>")

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,10 +19,13 @@ TEMP_SUFFIX = ".tmp"
 CHUNK_BYTES = 1 << 20
 
 
+TEMP_MARK = ".tsr-"
+
+
 def temp_prefix(path: Path) -> str:
-    """Temporary files of `path` are `.<name>.<random>.tmp` in the same folder (so the final
-    rename never crosses file systems)."""
-    return f".{path.name}."
+    """Temporary files of `path` are `.<name>.tsr-<random>.tmp` in the same folder (so the
+    final rename never crosses file systems; the mark tells tsr's own apart)."""
+    return f".{path.name}{TEMP_MARK}"
 
 
 def write_chunks(file: BinaryIO, data: bytes) -> None:
@@ -74,12 +78,20 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def remove_stale_temps(folder: Path) -> list[Path]:
-    """Delete temporary files a killed writer left in `folder` (the finished files are
-    untouched); returns what was removed."""
+def remove_stale_temps(folder: Path, older_than_s: float = 0.0) -> list[Path]:
+    """Delete temporary files a killed tsr writer left in `folder`: only tsr's own names
+    (`.<name>.tsr-<random>.tmp`), and only those older than `older_than_s` seconds (a
+    folder other processes write into, such as a shared cache, keeps their files in
+    progress). Finished files are untouched; returns what was removed."""
     removed = []
-    for tmp in folder.glob(f".*{TEMP_SUFFIX}"):
-        tmp.unlink(missing_ok=True)
+    cutoff = time.time() - older_than_s
+    for tmp in folder.glob(f".*{TEMP_MARK}*{TEMP_SUFFIX}"):
+        try:
+            if older_than_s and tmp.stat().st_mtime > cutoff:
+                continue
+            tmp.unlink()
+        except FileNotFoundError:
+            continue
         removed.append(tmp)
     return removed
 

@@ -17,16 +17,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from tsr.errors import CheckpointError, ConfigError
 from tsr.io.atomic import remove_stale_temps
+from tsr.io.checkpoint_file import read_checkpoint
 from tsr.training.checkpointing import LAST
 
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.yaml"
+RUN_INFO = "run_info.json"  # tsr.training.provenance writes it into every run folder
+HOW_TO_RESUME = (
+    "point it at a checkpoint a run wrote (logs/runs/<date-time>/checkpoints/last.ckpt), "
+    "or use resume=true to find the last unfinished run of this configuration"
+)
 FINISHED_MARKER = "metrics.json"
 
 
@@ -101,7 +108,9 @@ def find_run_to_resume(cfg: DictConfig) -> Path | None:
     for run in _unfinished_runs(Path(cfg.paths.log_dir)):
         try:
             saved = OmegaConf.to_container(OmegaConf.load(run / CONFIG_FILE))
-        except (OSError, OmegaConfBaseException):
+        except (OSError, OmegaConfBaseException, yaml.YAMLError, UnicodeDecodeError) as exc:
+            reason = " ".join(str(exc).split())[:120]
+            log.warning("skipping %s: its config.yaml is unreadable (%s)", run, reason)
             continue
         if not isinstance(saved, dict):
             continue
@@ -130,13 +139,21 @@ def resume_point(cfg: DictConfig) -> ResumePoint | None:
     if ckpt_path:
         checkpoint = Path(str(ckpt_path)).expanduser()
         if not checkpoint.is_file():
+            raise CheckpointError(f"ckpt_path={ckpt_path} does not exist; {HOW_TO_RESUME}")
+        payload = read_checkpoint(checkpoint, HOW_TO_RESUME)
+        if not isinstance(payload, dict) or "state_dict" not in payload or "loops" not in payload:
             raise CheckpointError(
-                f"ckpt_path={ckpt_path} does not exist; point it at a checkpoint a run wrote "
-                "(logs/runs/<date-time>/checkpoints/last.ckpt), or use resume=true to find "
-                "the last unfinished run of this configuration"
+                f"ckpt_path={ckpt_path} is not a Lightning training checkpoint (no state_dict "
+                f"and loop state to continue from); {HOW_TO_RESUME}"
             )
         run_dir = checkpoint.parent.parent
-        in_run = checkpoint.parent.name == "checkpoints" and (run_dir / CONFIG_FILE).exists()
+        # only a folder tsr wrote is continued in place (its run_info.json says so); any
+        # other checkpoint starts a new run from its weights and leaves its folder alone
+        in_run = (
+            checkpoint.parent.name == "checkpoints"
+            and (run_dir / CONFIG_FILE).is_file()
+            and (run_dir / RUN_INFO).is_file()
+        )
         return ResumePoint(checkpoint.resolve(), run_dir.resolve() if in_run else None)
     if not resume:
         return None

@@ -1,0 +1,71 @@
+"""The options of `tsr.evaluate`, `tsr.predict` and `tsr.export`: defaults, types, ranges.
+
+Hydra takes each command's defaults from its class here (`register_command_schemas`,
+listed in `conf/<command>.yaml`), and each command checks its options against it before
+it reads a checkpoint, an image or the data set.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import onnx.defs
+from pydantic import Field
+
+from tsr.config.schema import Choice, Settings, defaults, store_defaults, validate
+from tsr.data.preprocessing import DATA_TYPES
+
+BatchSize = Annotated[int, Field(ge=1, le=65536)]
+# the torch.export-based ONNX exporter writes opset 18 and later; up to what onnx knows
+OPSETS = (18, onnx.defs.onnx_opset_version())
+
+
+class CommandSettings(Settings):
+    ckpt: str | None = None  # the checkpoint (.ckpt) to load
+    # the data type the model was trained on; null: the one its checkpoint records
+    data_type: Choice(*DATA_TYPES) | None = None
+    device: str = "auto"  # auto: CUDA when present, else CPU; or cpu, cuda, cuda:1
+
+
+class EvaluateSettings(CommandSettings):
+    batch_size: BatchSize = 1024
+    tta: bool = False  # average over small shifts, rotations and scales (as tsr.predict)
+    mistakes: Annotated[int, Field(ge=0, le=1000)] = 25  # in worst_mistakes.png; 0: none
+
+
+class PredictSettings(CommandSettings):
+    inputs: str | list[str] | None = None  # image files, folders or glob patterns
+    top_k: Annotated[int, Field(ge=1, le=43)] = 5
+    tta: bool = False  # average over small shifts, rotations and scales of each image
+    batch_size: BatchSize = 256
+    # larger declared images are refused before decoding (decompression bombs)
+    max_pixels: Annotated[int, Field(ge=1, le=1_000_000_000)] = 100_000_000
+    sheet: bool = True  # sheet_NNN.png: each image beside its top-k bar chart
+    sheet_rows: Annotated[int, Field(ge=1, le=100)] = 8
+    sheet_max_images: Annotated[int, Field(ge=0, le=100_000)] = 64
+    table_rows: Annotated[int, Field(ge=0, le=1_000_000)] = 50  # printed; files get all
+
+
+class ExportSettings(CommandSettings):
+    format: Choice("onnx", "torchscript") = "onnx"
+    opset: Annotated[int, Field(ge=OPSETS[0], le=OPSETS[1])] = 18  # ONNX opset
+    check: bool = True  # compare the exported model with PyTorch on random images
+
+
+COMMANDS: dict[str, type[CommandSettings]] = {
+    "evaluate": EvaluateSettings,
+    "predict": PredictSettings,
+    "export": ExportSettings,
+}
+
+
+def register_command_schemas() -> None:
+    """`_<command>_defaults` in Hydra's ConfigStore, for conf/<command>.yaml (idempotent)."""
+    for command, settings in COMMANDS.items():
+        store_defaults(None, f"_{command}_defaults", defaults(settings))
+
+
+def check_command(command: str, cfg: Any) -> CommandSettings:
+    """The command's options checked (ConfigError naming the key and the valid range)."""
+    settings = COMMANDS[command]
+    return validate(settings, {k: cfg[k] for k in settings.model_fields if k in cfg}, "")

@@ -1,0 +1,46 @@
+"""Read a checkpoint file without running anything in it, with errors a user can act on.
+
+A checkpoint is a pickle: plain `torch.load` can run any code its author chose. tsr only
+loads with `weights_only=True` (tensors, numbers, strings, lists and dicts; nothing is
+imported or called). Every way that fails (a class or function in the pickle, a
+truncated or foreign file, data nested deep enough to exhaust the stack) becomes one
+CheckpointError naming the file, instead of torch's multi-paragraph message.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tsr.errors import CheckpointError
+
+
+def read_checkpoint(path: Path, how_to_get_one: str) -> Any:
+    """The unpickled payload of `path` (weights only), or a CheckpointError."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # weights_only refused a class or function: the file wants to import or run code.
+        named = re.search(r"GLOBAL (\S+)", str(exc))
+        detail = f" (it references {named.group(1)})" if named else ""
+        raise CheckpointError(
+            f"{path} holds Python objects that a tsr checkpoint never has{detail}; refusing "
+            f"to unpickle it. It was written by another program or tampered with: "
+            f"{how_to_get_one}."
+        ) from None
+    except RecursionError:
+        raise CheckpointError(
+            f"{path} holds data nested too deeply for a checkpoint; it is not one tsr wrote: "
+            f"{how_to_get_one}."
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{path} is not a readable PyTorch checkpoint ({reason[:200]}): it is damaged, "
+            f"truncated or not a checkpoint at all; {how_to_get_one}."
+        ) from None
