@@ -21,6 +21,12 @@ from tsr.data.archives import (
     sha256_of,
 )
 from tsr.data.gtsrb import TEST_DIR, TEST_LABELS_CSV, TRAIN_DIR, Gtsrb, load_gtsrb
+from tsr.inference.settings import register_command_schemas
+from tsr.training.config_store import register_schemas
+
+# the schema's defaults, for the configs' defaults lists (as the commands register them)
+register_schemas()
+register_command_schemas()
 
 REPO = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO / "conf"

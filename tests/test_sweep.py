@@ -258,3 +258,37 @@ def test_two_workers_share_one_postgresql_study(tmp_path: Path, cache_dir, mirro
     assert len({t.number for t in finished}) == n_trials
     assert len({tuple(sorted(t.params.items())) for t in finished}) == n_trials
     assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+
+
+@pytest.mark.slow
+def test_kill_9_leaves_no_trial_running_for_ever(tmp_path, cache_dir, mirror) -> None:
+    """SIGKILL (no handler runs): the trial stays RUNNING in SQLite. The next start fails
+    it at once (its process is gone) and queues its parameters, so the budget is met."""
+    args = sweep_args(
+        tmp_path,
+        cache_dir,
+        mirror,
+        "killed",
+        "sweep.n_trials=1",
+        "sweep.enqueue=[]",
+        "data.preprocessing=gray",
+        "sweep.params.data_type=null",
+        "sweep.params.min_per_class=null",
+    )
+    process = _sweep_cli(tmp_path, *args, "trainer.max_epochs=200")
+    deadline = time.monotonic() + 120
+    for line in process.stdout:
+        if "trial 0 epoch 1/" in line or time.monotonic() > deadline:
+            break
+    process.kill()
+    process.wait(timeout=60)
+    assert [t.state for t in load(tmp_path, "killed").trials] == [TrialState.RUNNING]
+
+    process = _sweep_cli(tmp_path, *args)
+    output = process.communicate(timeout=300)[0]
+    assert process.returncode == 0, output[-3000:]
+    assert "which is gone (killed?)" in output
+    trials = load(tmp_path, "killed").trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
+    assert trials[1].params == trials[0].params
+    assert sum(counts_toward_budget(t) for t in trials) == 1

@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from tsr.cli import EXIT_USAGE, silence_known_warnings
 from tsr.config.resolvers import register_resolvers
 from tsr.errors import TsrError
+from tsr.training.interrupts import DeferredInterrupt
 from tsr.training.run import train
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,10 @@ def main(cfg: DictConfig) -> None:
         sys.exit(EXIT_USAGE)
     except SIGTERMException:  # last.ckpt was saved (tsr.training.checkpointing.RecoveryCheckpoint)
         sys.exit(128 + signal.SIGTERM)
+    except (SystemExit, KeyboardInterrupt):
+        if DeferredInterrupt.fired:  # Ctrl-C: last.ckpt saved; resume=true continues
+            sys.exit(128 + signal.SIGINT)
+        raise
 
 
 if __name__ == "__main__":

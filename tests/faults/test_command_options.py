@@ -23,7 +23,7 @@ CASES = [
     ("evaluate", "tta=maybe", "tta='maybe' must be true or false"),
     ("evaluate", "mistakes=-1", "mistakes=-1 must be a whole number >= 0"),
     ("evaluate", "data_type=sepia", "valid choices: rgb, gray, sharpen, hist, clahe"),
-    ("predict", "top_k=0", "top_k=0 must be a whole number >= 1 and <= 43"),
+    ("predict", "top_k=0", "top_k=0 must be a whole number >= 1 and <= 1000"),
     ("predict", "top_k=abc", "top_k='abc' must be a whole number"),
     ("predict", "tta=maybe", "tta='maybe' must be true or false"),
     ("predict", "max_pixels=-5", "max_pixels=-5 must be a whole number >= 1"),

@@ -281,3 +281,16 @@ def test_a_bad_download_leaves_nothing(server: _Server, tmp_path: Path, mode, me
     server.mode = "ok"  # the next run downloads afresh and works
     paths = fetch_archives(tmp_path, None, url)
     assert sorted(p.name for p in paths.values()) == sorted(ARCHIVES)
+
+
+def test_resources_that_cannot_fit_are_refused_or_capped(tmp_path: Path, caplog) -> None:
+    from tsr.data import GtsrbDataModule
+
+    with pytest.raises(
+        Exception, match=r"min_per_class=10000000 must be a whole number >= 0 and <= 100000"
+    ):
+        GtsrbDataModule(data_dir=tmp_path, min_per_class=10_000_000)
+    module = GtsrbDataModule(data_dir=tmp_path, num_workers=64)
+    assert module.num_workers == (os.cpu_count() or 1)
+    assert "data.num_workers=64 is more than the" in caplog.text
+    assert not any(tmp_path.iterdir())  # nothing read or written

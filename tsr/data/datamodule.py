@@ -68,6 +68,16 @@ class GtsrbDataModule(L.LightningDataModule):
         self.num_workers = (
             default_num_workers() if settings.num_workers is None else settings.num_workers
         )
+        cores = os.cpu_count() or 1
+        if self.num_workers > cores:
+            log.warning(
+                "data.num_workers=%d is more than the %d cores here: using %d (set it to at "
+                "most the core count to silence this)",
+                self.num_workers,
+                cores,
+                cores,
+            )
+            self.num_workers = cores
         # null: the data set stays in host memory
         device = settings.device
         self.device = None if device is None else str(resolve_device(device, "data.device", "null"))

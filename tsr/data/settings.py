@@ -76,13 +76,16 @@ class DataSettings(Settings):
     # fraction of each class's tracks held out for validation
     val_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
     split_seed: Annotated[int, Field(ge=0)] = 0
-    # every epoch holds at least this many samples per class (extra ones jittered); 0: off
-    min_per_class: Annotated[int, Field(ge=0)] = 0
+    # every epoch holds at least this many samples per class (extra ones jittered); 0: off.
+    # At most 100,000 (an epoch of 4.3 M samples, ~120 x the training set): beyond that the
+    # epoch's index arrays and jittered copies outgrow a 24 GB machine before training starts
+    min_per_class: Annotated[int, Field(ge=0, le=100_000)] = 0
     jitter: JitterSettings = JitterSettings()
     batch_size: Annotated[int, Field(ge=1)] = 128
     eval_batch_size: Annotated[int, Field(ge=1)] = 1024
-    # null: none on <= 3 cores, else about half the cores (max 8)
-    num_workers: Annotated[int, Field(ge=0)] | None = None
+    # null: none on <= 3 cores, else about half the cores (max 8); more than the machine's
+    # cores is capped to them (each worker holds a copy of the jitter's state and memory)
+    num_workers: Annotated[int, Field(ge=0, le=256)] | None = None
     pin_memory: bool | None = None  # null: on when CUDA is available
     # cuda: keep the data set on the GPU (batches cut and jittered there; no workers)
     device: str | None = None

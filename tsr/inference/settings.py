@@ -35,7 +35,7 @@ class EvaluateSettings(CommandSettings):
 
 class PredictSettings(CommandSettings):
     inputs: str | list[str] | None = None  # image files, folders or glob patterns
-    top_k: Annotated[int, Field(ge=1, le=43)] = 5
+    top_k: Annotated[int, Field(ge=1, le=1000)] = 5  # more than the classes: all of them
     tta: bool = False  # average over small shifts, rotations and scales of each image
     batch_size: BatchSize = 256
     # larger declared images are refused before decoding (decompression bombs)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import signal
+import socket
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +21,7 @@ from omegaconf.errors import OmegaConfBaseException
 from tsr.errors import ConfigError, TsrError
 from tsr.sweeps.pruning import TrialPruning
 from tsr.sweeps.space import first_point
-from tsr.sweeps.study import ERROR, INTERRUPTED, SURPLUS, SweepSettings, used_budget
+from tsr.sweeps.study import ERROR, INTERRUPTED, SURPLUS, WORKER, SweepSettings, used_budget
 from tsr.training.run import build, train
 
 log = logging.getLogger("tsr.sweep")
@@ -83,6 +85,8 @@ class Objective:
         ]
         trial_dir = self.sweep_dir / "trials" / f"{trial.number:04d}"
         trial.set_user_attr("overrides", overrides)
+        # who runs it: a later start on this host fails it at once if this process is gone
+        trial.set_user_attr(WORKER, {"host": socket.gethostname(), "pid": os.getpid()})
         trial.set_user_attr("output_dir", str(trial_dir))
         done = used_budget(trial.study, below=trial.number, running=False)
         log.info(

@@ -4,6 +4,8 @@ budget is spent, summarise; Ctrl-C requeues the interrupted trial."""
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,12 +14,14 @@ from typing import Any
 import optuna
 from hydra import compose
 from omegaconf import OmegaConf
+from optuna.trial import TrialState
 
 from tsr.errors import ConfigError
 from tsr.sweeps.console import add_log_file
 from tsr.sweeps.objective import BudgetSpent, Objective, TrialError, check_space, compose_training
 from tsr.sweeps.study import (
     INTERRUPTED,
+    WORKER,
     SweepSettings,
     open_storage,
     open_study,
@@ -109,6 +113,7 @@ def optimize(
     """Run trials until the study holds `n_trials` results; 130 after Ctrl-C."""
     storage = open_storage(url, settings.heartbeat_s)
     study, created = open_study(settings, storage, max_epochs)
+    fail_dead_trials(study)
     used = used_budget(study)
     log.info(
         "study %r in %s: %s, %d of %d trials done or running; sampler %s, pruner %s",
@@ -141,6 +146,39 @@ def optimize(
             return 130
     print_summary(summarize(study, settings, sweep_dir), sweep_dir)
     return 0
+
+
+def fail_dead_trials(study: optuna.Study) -> None:
+    """Trials left RUNNING by a worker that died (kill -9, a lost node) are failed and their
+    parameters queued again, before the budget is counted: at once when the worker ran on
+    this machine and its process is gone, else when its heartbeat is older than the grace
+    period (Optuna's `fail_stale_trials`, on SQLite as on PostgreSQL)."""
+    host = socket.gethostname()
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = trial.user_attrs.get(WORKER) or {}
+        if worker.get("host") != host or _alive(int(worker.get("pid", -1))):
+            continue
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+        log.warning(
+            "trial %d was left running by process %s, which is gone (killed?): recorded as "
+            "failed and its parameters queued again",
+            trial.number,
+            worker.get("pid"),
+        )
+    optuna.storages.fail_stale_trials(study)
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def requeue_interrupted(study: optuna.Study, trial: optuna.Trial | None) -> None:

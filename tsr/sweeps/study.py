@@ -44,6 +44,7 @@ DIRECTIONS = ("maximize", "minimize")
 
 # user attributes the sweep writes on trials
 ERROR = "error"  # the trial failed by itself: counts toward n_trials
+WORKER = "worker"  # {"host", "pid"} of the process running the trial
 INTERRUPTED = "interrupted"  # Ctrl-C: does not count, its parameters are queued again
 SURPLUS = "surplus"  # lost the admission race between workers: never ran
 

@@ -23,7 +23,10 @@ log = logging.getLogger(__name__)
 
 
 class DeferredInterrupt(L.Callback):
-    """First Ctrl-C: stop at the next batch boundary; second: stop now."""
+    """First Ctrl-C: stop at the next batch boundary; second: stop now. `fired` tells the
+    command that the run ended by Ctrl-C (Lightning turns it into exit status 1)."""
+
+    fired = False
 
     def __init__(self) -> None:
         self._requested = False
@@ -33,6 +36,7 @@ class DeferredInterrupt(L.Callback):
     def _handler(self, signum: int, frame: Any) -> None:
         if self._requested:  # the user insists: Python's default behaviour
             self._restore()
+            DeferredInterrupt.fired = True
             raise KeyboardInterrupt
         self._requested = True
         log.warning("Ctrl-C: stopping after this batch (press again to stop at once)")
@@ -60,6 +64,7 @@ class DeferredInterrupt(L.Callback):
         if self._requested:
             self._requested = False
             self._restore()
+            DeferredInterrupt.fired = True
             raise KeyboardInterrupt
 
     def on_train_batch_end(self, *args: Any) -> None:
