@@ -55,6 +55,11 @@ BAD_VALUES = [
     ("model.backbone_options.dropout=2", "dropout=2"),
     ("trainer.max_epochs=-3", "trainer.max_epochs=-3 must be a whole number >= -1"),
     ("callbacks.recovery_checkpoint.every_n_train_steps=0", "must be a whole number >= 1"),
+    ("model=multiscale data.image_size=12", "data.image_size=12 is too small for model"),
+    ("model.optimizer.lr=nan", "model.optimizer.lr=nan must be a finite number"),
+    ("model.optimizer.weight_decay=-1", "weight_decay=-1 must be a number >= 0"),
+    ("seed=-1", "seed=-1 must be a whole number >= 0"),
+    ("data.jitter.rotate_deg=nan", "data.jitter.rotate_deg=nan must be a number"),
     # inconsistent values, unknown keys
     ("model=resnet model.backbone_options.blocks=[2]", "same length"),
     ("+model.backbone_options.depth=3", "model.backbone_options: unknown key 'depth'; valid keys:"),

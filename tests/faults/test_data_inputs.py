@@ -294,3 +294,30 @@ def test_resources_that_cannot_fit_are_refused_or_capped(tmp_path: Path, caplog)
     assert module.num_workers == (os.cpu_count() or 1)
     assert "data.num_workers=64 is more than the" in caplog.text
     assert not any(tmp_path.iterdir())  # nothing read or written
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_an_unwritable_cache_folder_fails_before_decoding(mirror: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(DataError, match="is not writable"):
+            load(mirror, folder / "cache")
+    finally:
+        folder.chmod(0o700)
+
+
+def test_a_cache_folder_under_a_file_fails_before_decoding(mirror: Path, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(DataError, match=r"data.data_dir=.*file/cache is not writable"):
+        load(mirror, tmp_path / "file" / "cache")
+
+
+def test_class_names_with_markup_print_as_text(capsys) -> None:
+    from tsr.inference.prediction import Prediction, PredictResult, _print_table
+
+    top = [{"class_id": 0, "name": "[/bold] evil [red]", "probability": 0.9}] * 2
+    result = PredictResult([Prediction("a.png", top=top)], Path("."), 0.1)
+    _print_table(result, 10)
+    assert "[/bold] evil" in capsys.readouterr().out

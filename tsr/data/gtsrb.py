@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import logging
+import os
 import re
 import time
 import zipfile
@@ -266,6 +267,21 @@ def source_of(paths: dict[str, Path]) -> str:
     return json.dumps({name: archive_digest(paths[name]) for name in sorted(paths)})
 
 
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        writable = os.access(folder, os.W_OK | os.X_OK)
+    except OSError as exc:
+        writable, reason = False, exc.strerror
+    else:
+        reason = "permission denied"
+    if not writable:
+        raise DataError(
+            f"the cache folder data.data_dir={folder} is not writable ({reason}); point "
+            "data.data_dir (or TSR_DATA_DIR) at a folder you can write to"
+        )
+
+
 def load_gtsrb(
     cache_dir: Path,
     fetch: Callable[[], dict[str, Path]],
@@ -286,10 +302,12 @@ def load_gtsrb(
     cache_dir = Path(cache_dir)
     if cache_dir.is_dir():  # what a killed cache writer left (not another run's file in progress)
         remove_stale_temps(cache_dir, older_than_s=STALE_TEMP_S)
-    paths = fetch()
-    source = source_of(paths)
     base = cache_path(cache_dir, image_size)
     prepared = cache_path(cache_dir, image_size, data_type)
+    if not base.is_file() or (data_type != "rgb" and not prepared.is_file()):
+        _check_writable(cache_dir)  # before minutes of decoding, not after
+    paths = fetch()
+    source = source_of(paths)
     if data_type != "rgb" and (data := _try_load(base, source, prepared)) is not None:
         return data
     rgb = _try_load(base, source)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tsr.data.datamodule import GtsrbDataModule
@@ -130,7 +131,8 @@ def _write_outputs(
 
 
 def _print_summary(report: dict[str, Any], output_dir: Path) -> None:
-    table = Table(title=f"tsr evaluate: {report['model']} on {report['data_type']}, test set")
+    title = f"tsr evaluate: {report['model']} on {report['data_type']}, test set"
+    table = Table(title=escape(title))
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("images", f"{report['images']:,}")
@@ -140,7 +142,8 @@ def _print_summary(report: dict[str, Any], output_dir: Path) -> None:
         table.add_row(f"macro {key}", f"{report['macro'][key]:.2%}")
     worst = sorted(report["per_class"], key=lambda r: r["f1"])[:3]
     table.add_row(
-        "lowest F1", "; ".join(f"{r['class_id']} {r['name']} {r['f1']:.0%}" for r in worst)
+        "lowest F1",
+        "; ".join(f"{r['class_id']} {escape(r['name'])} {r['f1']:.0%}" for r in worst),
     )
     Console().print(table)
     log.info("report, figures and per-class CSV written to %s", output_dir)

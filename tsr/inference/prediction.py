@@ -175,10 +175,11 @@ def _print_table(result: PredictResult, limit: int) -> None:
             table.add_row(escape(p.input), "[red]failed[/red]", "", escape(reason))
             continue
         best, *rest = p.top
-        others = "; ".join(f"{t['name']} {t['probability']:.1%}" for t in rest)
+        # names come from the checkpoint: printed as text, never as rich markup
+        others = "; ".join(f"{escape(t['name'])} {t['probability']:.1%}" for t in rest)
         table.add_row(
             escape(p.input),
-            f"{best['class_id']} {best['name']}",
+            f"{best['class_id']} {escape(best['name'])}",
             f"{best['probability']:.1%}",
             others,
         )

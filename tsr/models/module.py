@@ -21,6 +21,7 @@ from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from tsr.config.schema import Choice, signature_settings, validate
+from tsr.errors import ConfigError
 from tsr.models.optim import (
     build_optimizer,
     build_scheduler,
@@ -80,6 +81,7 @@ class SignClassifier(L.LightningModule):
         self.backbone = create_model(
             backbone, in_channels, num_classes, image_size=image_size, **(backbone_options or {})
         )
+        self._check_input_size(backbone, in_channels, image_size)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.to(memory_format=self.memory_format)  # conv weights; inputs follow in forward
         # Lightning's summary and graph logging run this (one raw uint8 image).
@@ -99,6 +101,22 @@ class SignClassifier(L.LightningModule):
         self.test_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
         self.val_acc_best = MaxMetric()
         self._resumed_val_acc_best: float | None = None
+
+    def _check_input_size(self, backbone: str, in_channels: int, image_size: int) -> None:
+        """One blank image through the new network (eval mode, no gradients: a few ms): an
+        image too small for the backbone fails here, with the fix, not in the first step."""
+        network = nn.Sequential(self.stn, self.backbone).eval()
+        try:
+            with torch.no_grad():
+                network(torch.zeros(1, in_channels, image_size, image_size))
+        except RuntimeError as exc:
+            reason = " ".join(str(exc).split())[:160]
+            raise ConfigError(
+                f"data.image_size={image_size} is too small for model {backbone!r} ({reason}); "
+                "use a larger data.image_size (its recipes use 32)"
+            ) from None
+        finally:
+            network.train()
 
     def set_input_stats(self, mean: Sequence[float], std: Sequence[float]) -> None:
         self.input_mean.copy_(torch.tensor(mean).view_as(self.input_mean))
