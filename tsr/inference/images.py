@@ -22,10 +22,15 @@ from tsr.data.gtsrb import resize_image
 from tsr.data.opencv import cv2
 from tsr.data.preprocessing import preprocess
 from tsr.errors import ImageReadError
+from tsr.inference.inputs import display_name
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PIXELS = 100_000_000  # a 100-megapixel photo decodes to 300 MB of RGB
+# The formats tsr reads. Others (ICO, ICNS, ...) are refused before decoding: an icon's
+# directory can declare 256 x 256 while wrapping a PNG of any size, which only decoding
+# would reveal (measured: +244 MB for one such file before this check)
+FORMATS = ("JPEG", "PNG", "BMP", "PPM", "GIF", "TIFF", "WEBP")
 _WHITE = (255, 255, 255, 255)
 
 
@@ -47,13 +52,21 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
     """Any Pillow mode -> (H, W, 3) uint8 RGB."""
     mode = image.mode
     if mode.startswith("I;16") or mode in ("I", "F"):
-        values = np.asarray(image, dtype=np.float64)
+        values = np.asarray(image)
         # 16-bit files arrive as I;16 or I (0..65535); float ones as F (0..1 or 0..255)
-        top = 65535.0 if mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
-        if mode == "F" and values.max(initial=0) <= 1.0:
+        peak = float(values.max(initial=0))
+        top = 65535.0 if mode.startswith("I;16") or peak > 255 else 255.0
+        if mode == "F" and peak <= 1.0:
             top = 1.0
-        gray = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
+        # scaled in bands of rows: a float copy of the whole image would cost 8 bytes a pixel
+        gray = np.empty(values.shape, np.uint8)
+        for start in range(0, values.shape[0], 256):
+            band = values[start : start + 256].astype(np.float32) * np.float32(255.0 / top)
+            gray[start : start + 256] = np.clip(np.rint(band), 0, 255)
+        del values
+        rgb = np.empty((*gray.shape, 3), np.uint8)
+        rgb[...] = gray[..., None]
+        return rgb
     if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, _WHITE)
@@ -64,24 +77,25 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
 def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """The file as (H, W, 3) uint8 RGB, upright. Raises ImageReadError with the reason."""
     path = Path(path)
+    name = display_name(path)  # printable even when the file name is not UTF-8
     try:
         if path.is_dir():
-            raise ImageReadError(f"{path}: is a folder, not an image")
+            raise ImageReadError(f"{name}: is a folder, not an image")
         size = path.stat().st_size
     except FileNotFoundError:
-        raise ImageReadError(f"{path}: no such file") from None
+        raise ImageReadError(f"{name}: no such file") from None
     except OSError as exc:
-        raise ImageReadError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+        raise ImageReadError(f"{name}: cannot read it ({exc.strerror or exc})") from None
     if size == 0:
-        raise ImageReadError(f"{path}: empty file (0 bytes), not an image")
+        raise ImageReadError(f"{name}: empty file (0 bytes), not an image")
     try:
-        with _pixel_limit_off(), Image.open(path) as image:
+        with _pixel_limit_off(), Image.open(path, formats=FORMATS) as image:
             width, height = image.size
             if width < 1 or height < 1:
-                raise ImageReadError(f"{path}: declares an empty {width}x{height} image")
+                raise ImageReadError(f"{name}: declares an empty {width}x{height} image")
             if width * height > max_pixels:
                 raise ImageReadError(
-                    f"{path}: declares {width}x{height} pixels, over the limit of "
+                    f"{name}: declares {width}x{height} pixels, over the limit of "
                     f"{max_pixels:,} (a decompression bomb, or a huge photo: crop it, or "
                     "raise max_pixels=)"
                 )
@@ -95,14 +109,16 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
     except ImageReadError:
         raise
     except UnidentifiedImageError:
-        raise ImageReadError(f"{path}: not an image, or a format Pillow cannot read") from None
+        raise ImageReadError(
+            f"{name}: not an image in a format tsr reads ({', '.join(FORMATS)})"
+        ) from None
     except PermissionError as exc:
-        raise ImageReadError(f"{path}: cannot read it ({exc.strerror})") from None
+        raise ImageReadError(f"{name}: cannot read it ({exc.strerror})") from None
     except MemoryError:
-        raise ImageReadError(f"{path}: too large to decode in memory") from None
+        raise ImageReadError(f"{name}: too large to decode in memory") from None
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, zlib.error...
         reason = str(exc).strip() or type(exc).__name__
-        raise ImageReadError(f"{path}: damaged or truncated image ({reason})") from None
+        raise ImageReadError(f"{name}: damaged or truncated image ({reason})") from None
 
 
 def model_input(rgb: np.ndarray, image_size: int, data_type: str) -> np.ndarray:

@@ -8,6 +8,7 @@ matches. Entries that yield nothing become per-entry errors, not a failure of th
 from __future__ import annotations
 
 import glob
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,12 @@ IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".pbm", ".pnm", ".gif", ".tif", ".tiff"}
     | {".webp"}
 )
+
+
+def display_name(path: str | Path) -> str:
+    """A path as printable UTF-8 text: bytes that are not UTF-8 (a file name from another
+    system) shown as \\x.. escapes, so tables, CSV and JSON can always hold it."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True)
@@ -28,9 +35,15 @@ class InputEntry:
 
 
 def _folder_images(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-    )
+    """The image files under `folder` (symbolic links to folders are not followed, so a
+    link loop cannot make the walk endless)."""
+    found = []
+    for root, _dirs, files in os.walk(folder):  # followlinks=False
+        for name in files:
+            path = Path(root) / name
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                found.append(path)
+    return sorted(found)
 
 
 def collect_inputs(inputs: str | Iterable[str] | None) -> list[InputEntry]:
@@ -43,10 +56,17 @@ def collect_inputs(inputs: str | Iterable[str] | None) -> list[InputEntry]:
     seen: set[Path] = set()
 
     def add(path: Path, source: str) -> None:
-        key = path.resolve()
+        try:
+            key = path.resolve()
+        except (RuntimeError, OSError) as exc:  # a symbolic link loop, a vanished folder
+            name = display_name(path)
+            entries.append(
+                InputEntry(display_name(source), error=f"{name}: cannot follow it ({exc})")
+            )
+            return
         if key not in seen:
             seen.add(key)
-            entries.append(InputEntry(source, path))
+            entries.append(InputEntry(display_name(source), path))
 
     for item in items:
         text = str(item)

@@ -21,7 +21,7 @@ from tsr.inference.checkpoint import Classifier, load_classifier
 from tsr.inference.figures import prediction_sheet
 from tsr.inference.forward import probabilities_of
 from tsr.inference.images import model_input, read_image, thumbnail
-from tsr.inference.inputs import collect_inputs
+from tsr.inference.inputs import collect_inputs, display_name
 from tsr.inference.settings import check_command
 from tsr.io.atomic import save_figure, write_csv, write_json
 from tsr.io.progress import progress_bar
@@ -79,7 +79,7 @@ def predict(cfg: DictConfig) -> PredictResult:
                 predictions.append(Prediction(entry.source, error=entry.error))
                 log.error("%s", entry.error)
                 continue
-            prediction = Prediction(str(entry.path))
+            prediction = Prediction(display_name(entry.path))
             predictions.append(prediction)
             try:
                 rgb = read_image(entry.path, cfg.max_pixels)

@@ -1,0 +1,80 @@
+"""Fault suite, tsr.predict inputs: a symbolic link loop, a file name that is not UTF-8,
+an icon that could wrap an image of any size, a large 16-bit image. Each bad input is one
+error line for that file; the others are answered and the outputs written; memory stays
+bounded."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from tsr.inference.images import read_image
+from tsr.inference.prediction import predict
+
+from ..test_predict import compose_predict
+
+
+def _sign(path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_bad_inputs_fail_alone_and_the_rest_is_answered(tmp_path: Path, tiny_checkpoint) -> None:
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    good = _sign(folder / "good.png")
+    os.symlink("loop", folder / "loop")  # a link to itself
+    os.symlink(folder / "b.png", folder / "a.png")  # a and b point at each other
+    os.symlink(folder / "a.png", folder / "b.png")
+    odd = Path(os.fsdecode(bytes(folder) + b"/sign\xff.png"))  # not UTF-8
+    _sign(odd)
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(folder / "icon.ico")
+    inputs = [
+        str(good),
+        str(folder / "loop"),
+        str(folder / "a.png"),
+        str(odd),
+        str(folder / "icon.ico"),
+    ]
+    cfg = compose_predict(
+        tmp_path, f"ckpt={tiny_checkpoint}", "inputs=[" + ",".join(f"'{i}'" for i in inputs) + "]"
+    )
+    result = predict(cfg)
+    by_name = {p.input: p for p in result.predictions}
+    assert by_name[str(good)].ok
+    odd_name = next(name for name in by_name if "sign" in name)
+    assert odd_name.endswith("sign\\xff.png") and by_name[odd_name].ok  # read, shown escaped
+    failed = {p.input: p.error for p in result.failed}
+    assert any("loop" in name for name in failed)
+    assert any(
+        "icon.ico" in name and "not an image in a format tsr reads" in error
+        for name, error in failed.items()
+    )
+    assert all("\n" not in error for error in failed.values())
+    out = tmp_path / "out"
+    with open(out / "predictions.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(result.predictions)
+    json.loads((out / "predictions.json").read_text(encoding="utf-8"))
+
+
+def test_a_16_bit_image_costs_a_few_bytes_a_pixel(tmp_path: Path) -> None:
+    side = 3000  # 9 megapixels
+    values = (np.arange(side * side, dtype=np.uint32) % 65536).astype(np.uint16).reshape(side, side)
+    path = tmp_path / "deep.png"
+    Image.fromarray(values).save(path)
+    tracemalloc.start()
+    try:
+        rgb = read_image(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert rgb.shape == (side, side, 3) and rgb.dtype == np.uint8
+    assert peak / side**2 < 10, f"{peak / side**2:.1f} bytes per pixel"  # float64 path: > 20
