@@ -19,7 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "tsr.data": BASE | {"tsr.config", "tsr.io"},
     "tsr.models": BASE | {"tsr.config"},
     "tsr.tensorboard": BASE | {"tsr.config", "tsr.io"},
-    "tsr.reporting": BASE | {"tsr.io"},
+    "tsr.reporting": BASE | {"tsr.io", "tsr.config"},
     "tsr.training": BASE | {"tsr.config", "tsr.io", "tsr.data", "tsr.models", "tsr.tensorboard"},
     "tsr.inference": BASE | {"tsr.config", "tsr.io", "tsr.data", "tsr.models", "tsr.tensorboard"},
 }

@@ -1,7 +1,10 @@
-"""Tabulate the `metrics.json` of runs: `python -m tsr.report <folder> [...]`.
+"""Tabulate runs: `python -m tsr.report <folder> [...]`.
 
-Prints a Markdown table (one row per run, sorted by test accuracy) for
-`experiments/` and for comparing runs of a multirun.
+Prints a Markdown table with one row per run (sorted by test accuracy), then, when a
+configuration was run with several seeds (`python -m tsr.train -m seed=1,2,3 ...`), one
+row per configuration: n, mean ± standard deviation and the 95 % confidence interval (t)
+of the test and best validation accuracy. Configurations are equal when their resolved
+config.yaml is, apart from the seeds and paths.
 """
 
 from __future__ import annotations
@@ -9,17 +12,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tsr.reporting.runs import find_metrics, markdown_table
+from tsr.reporting.runs import find_runs, group_by_configuration, markdown_table, seeds_table
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path, help="run or multirun folders")
     args = parser.parse_args(argv)
-    runs = find_metrics(args.folders)
+    runs = find_runs(args.folders)
     if not runs:
         parser.error(f"no metrics.json under {', '.join(map(str, args.folders))}")
-    print(markdown_table(runs))
+    print(markdown_table([run.metrics for run in runs]))
+    groups = group_by_configuration(runs)
+    if any(len(group.runs) > 1 for group in groups):
+        print()
+        print("Over seeds (mean ± sample std; 95 % CI of the mean, t distribution):")
+        print()
+        print(seeds_table(groups))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,19 @@
-"""Runs as tables: every `metrics.json` under some folders, one Markdown row per run."""
+"""Runs as tables: every `metrics.json` under some folders, one Markdown row per run, and
+one row per configuration repeated over seeds (mean, standard deviation, n, 95 % CI)."""
 
 from __future__ import annotations
 
 import json
+import math
+import statistics
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import yaml
+from scipy import stats
+
+from tsr.config.identity import comparable, flat
 
 COLUMNS = (
     ("model", "model", "{}"),
@@ -19,14 +29,40 @@ COLUMNS = (
     ("parameters", "params", "{:,}"),
     ("macs", "MACs/image", "{:,}"),
 )
+# the metrics summarised over the seeds of a configuration
+SUMMARISED = (("test/acc", "test acc"), ("val/acc_best", "best val acc"))
 
 
-def find_metrics(folders: list[Path]) -> list[dict]:
+@dataclass
+class Run:
+    folder: Path
+    metrics: dict[str, Any]
+    config: dict[str, Any] | None  # the run's config.yaml, resolved (None if absent)
+
+
+@dataclass
+class Group:
+    """The runs of one configuration (everything but the seeds and the paths)."""
+
+    key: str
+    runs: list[Run] = field(default_factory=list)
+
+
+def find_runs(folders: list[Path]) -> list[Run]:
     runs = []
     for folder in folders:
         for path in sorted(Path(folder).rglob("metrics.json")):
-            runs.append(json.loads(path.read_text()))
+            config_file = path.parent / "config.yaml"
+            try:
+                config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else None
+            except (OSError, yaml.YAMLError):
+                config = None
+            runs.append(Run(path.parent, json.loads(path.read_text()), config))
     return runs
+
+
+def find_metrics(folders: list[Path]) -> list[dict]:
+    return [run.metrics for run in find_runs(folders)]
 
 
 def markdown_table(runs: list[dict]) -> str:
@@ -41,5 +77,81 @@ def markdown_table(runs: list[dict]) -> str:
         cells = [
             fmt.format(run[key]) if run.get(key) is not None else "-" for key, _, fmt in COLUMNS
         ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def group_by_configuration(runs: list[Run]) -> list[Group]:
+    """Runs whose configuration is equal apart from the seeds and paths, in first-seen order.
+    A run without its config.yaml is a group of its own."""
+    groups: dict[str, Group] = {}
+    for run in runs:
+        if run.config is None:
+            key = f"<no config.yaml: {run.folder}>"
+        else:
+            key = json.dumps(comparable(run.config, without_seed=True), sort_keys=True, default=str)
+        groups.setdefault(key, Group(key)).runs.append(run)
+    return list(groups.values())
+
+
+def describe(values: list[float]) -> dict[str, float | int | None]:
+    """n, mean, sample standard deviation and the 95 % t-interval of the mean."""
+    n = len(values)
+    mean = statistics.fmean(values) if values else math.nan
+    if n < 2:
+        return {"n": n, "mean": mean, "std": None, "ci_low": None, "ci_high": None}
+    std = statistics.stdev(values)
+    low, high = stats.t.interval(0.95, df=n - 1, loc=mean, scale=std / math.sqrt(n))
+    return {"n": n, "mean": mean, "std": std, "ci_low": float(low), "ci_high": float(high)}
+
+
+def _labels(groups: list[Group]) -> list[str]:
+    """Each group named by the settings that differ between the groups."""
+    flats = [flat(json.loads(g.key)) if not g.key.startswith("<") else {} for g in groups]
+    keys = sorted({k for f in flats for k in f})
+    varying = [k for k in keys if len({json.dumps(f.get(k), default=str) for f in flats}) > 1]
+    preferred = [k for k in ("model.name", "data.preprocessing") if k in keys]
+    shown = (
+        preferred
+        + [
+            k
+            for k in varying
+            if k not in preferred and not k.startswith(("callbacks.", "logger.", "hydra"))
+        ][:4]
+    )
+    labels = []
+    for group, values in zip(groups, flats, strict=True):
+        if group.key.startswith("<"):
+            labels.append(group.key)
+            continue
+        parts = [f"{k.split('.')[-1]}={values.get(k)}" for k in shown]
+        labels.append(", ".join(parts) or "all runs")
+    return labels
+
+
+def seeds_table(groups: list[Group]) -> str:
+    """One Markdown row per configuration: n, then mean ± std [95 % CI] of each metric."""
+    header = ["configuration", "n", "seeds"]
+    for _, title in SUMMARISED:
+        header += [f"{title} mean ± std", f"{title} 95 % CI"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
+    for group, label in zip(groups, _labels(groups), strict=True):
+        seeds = ", ".join(str(r.metrics.get("seed", "?")) for r in group.runs)
+        cells = [label, str(len(group.runs)), seeds]
+        summary = {}
+        for key, _ in SUMMARISED:
+            values = [r.metrics[key] for r in group.runs if r.metrics.get(key) is not None]
+            d = summary[key] = describe(values)
+            if not values:
+                cells += ["-", "-"]
+                continue
+            spread = f" ± {d['std']:.2%}" if d["std"] is not None else ""
+            cells.append(f"{d['mean']:.2%}{spread}")
+            cells.append(
+                f"{d['ci_low']:.2%} - {d['ci_high']:.2%}" if d["ci_low"] is not None else "-"
+            )
+        rows.append((summary["test/acc"]["mean"], cells))
+    for _, cells in sorted(rows, key=lambda row: -(row[0] if row[0] == row[0] else -1)):
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -21,6 +21,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
+from tsr.config.identity import comparable, flat
 from tsr.errors import CheckpointError, ConfigError
 from tsr.io.atomic import remove_stale_temps
 from tsr.io.checkpoint_file import read_checkpoint
@@ -50,30 +51,6 @@ def _resolved(cfg: DictConfig) -> dict[str, Any]:
         return OmegaConf.to_container(cfg, resolve=False)  # type: ignore[return-value]
 
 
-def _replace_in_strings(node: Any, old: str, new: str) -> Any:
-    if isinstance(node, dict):
-        return {key: _replace_in_strings(value, old, new) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_replace_in_strings(value, old, new) for value in node]
-    return node.replace(old, new) if isinstance(node, str) and old else node
-
-
-def _comparable(config: dict[str, Any]) -> dict[str, Any]:
-    """`config` without what names the run: its folder (also inside other paths such as
-    the checkpoint folder), its TensorBoard version and the resume settings."""
-    output_dir = str((config.get("paths") or {}).get("output_dir") or "")
-    config = _replace_in_strings(config, output_dir, "<run>")
-    config = {key: value for key, value in config.items() if key not in ("resume", "ckpt_path")}
-    config["paths"] = {k: v for k, v in (config.get("paths") or {}).items() if k != "output_dir"}
-    loggers = {}
-    for name, node in (config.get("logger") or {}).items():
-        loggers[name] = (
-            {k: v for k, v in node.items() if k != "version"} if isinstance(node, dict) else node
-        )
-    config["logger"] = loggers
-    return config
-
-
 def _unfinished_runs(log_dir: Path) -> list[Path]:
     candidates = [*log_dir.glob(f"runs/*/checkpoints/{LAST}")]
     candidates += log_dir.glob(f"multiruns/*/*/checkpoints/{LAST}")
@@ -81,18 +58,9 @@ def _unfinished_runs(log_dir: Path) -> list[Path]:
     return sorted(runs, key=lambda run: (run / "checkpoints" / LAST).stat().st_mtime, reverse=True)
 
 
-def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(node, dict):
-        return {prefix: node}
-    flat: dict[str, Any] = {}
-    for key, value in node.items():
-        flat.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
-    return flat
-
-
 def config_differences(saved: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     """`key: saved -> wanted` for every value that differs."""
-    a, b = _flat(saved), _flat(wanted)
+    a, b = flat(saved), flat(wanted)
     return [
         f"{key}: {a.get(key)!r} -> {b.get(key)!r}"
         for key in sorted(a.keys() | b.keys())
@@ -103,7 +71,7 @@ def config_differences(saved: dict[str, Any], wanted: dict[str, Any]) -> list[st
 def find_run_to_resume(cfg: DictConfig) -> Path | None:
     """The newest unfinished run of exactly this configuration, or None (logging how the
     newest unfinished run differs, the usual cause being a changed override)."""
-    wanted = _comparable(_resolved(cfg))
+    wanted = comparable(_resolved(cfg))
     closest: tuple[Path, list[str]] | None = None
     for run in _unfinished_runs(Path(cfg.paths.log_dir)):
         try:
@@ -114,7 +82,7 @@ def find_run_to_resume(cfg: DictConfig) -> Path | None:
             continue
         if not isinstance(saved, dict):
             continue
-        saved = _comparable(saved)
+        saved = comparable(saved)
         if saved == wanted:
             return run
         if closest is None:

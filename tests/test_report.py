@@ -1,0 +1,63 @@
+"""tsr.report: one row per run, and the seeds of one configuration grouped into one row."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from tsr.config.resolvers import register_resolvers
+from tsr.report import main
+from tsr.reporting.runs import describe, find_runs, group_by_configuration
+
+from .conftest import compose_train
+
+
+def _fake_run(folder: Path, cfg, test_acc: float) -> None:
+    """A run folder as tsr.train leaves it: its resolved config.yaml and metrics.json."""
+    register_resolvers()
+    folder.mkdir(parents=True)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    config["paths"]["output_dir"] = str(folder)
+    config["trainer"]["default_root_dir"] = str(folder)
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    metrics = {
+        "model_config": cfg.model.name,
+        "seed": cfg.seed,
+        "test/acc": test_acc,
+        "val/acc_best": test_acc + 0.01,
+        "preprocessing": cfg.data.preprocessing,
+    }
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_a_3_seed_multirun_is_one_row(tmp_path: Path, capsys) -> None:
+    multirun = tmp_path / "multiruns" / "2026-12-02_00-00-00"
+    for job, (seed, acc) in enumerate([(1, 0.95), (2, 0.96), (3, 0.97)]):
+        cfg = compose_train(
+            tmp_path, tmp_path / "data", tmp_path / "m", "model=lenet", f"seed={seed}"
+        )
+        _fake_run(multirun / str(job), cfg, acc)
+    cfg = compose_train(tmp_path, tmp_path / "data", tmp_path / "m", "model=resnet", "seed=1")
+    _fake_run(multirun / "3", cfg, 0.98)
+
+    groups = group_by_configuration(find_runs([multirun]))
+    assert sorted(len(g.runs) for g in groups) == [1, 3]
+
+    main([str(multirun)])
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| name=lenet"))
+    # mean 96.00 %, sample std 1.00 %, t(0.975, 2) = 4.3027: 96.00 -+ 2.48 points
+    assert "| 3 | 1, 2, 3 | 96.00% ± 1.00% | 93.52% - 98.48% |" in row
+
+
+def test_describe_matches_hand_computed_values() -> None:
+    d = describe([0.95, 0.96, 0.97])
+    assert d["n"] == 3 and d["mean"] == pytest.approx(0.96) and d["std"] == pytest.approx(0.01)
+    half = 4.302652729911275 * 0.01 / 3**0.5
+    assert d["ci_low"] == pytest.approx(0.96 - half) and d["ci_high"] == pytest.approx(0.96 + half)
+    single = describe([0.9])
+    assert single["std"] is None and single["ci_low"] is None
