@@ -16,6 +16,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 from PIL import Image
 
+from tsr.compare import main as compare_main
 from tsr.inference.evaluation import evaluate
 
 from .conftest import CONF_DIR, REPO
@@ -70,6 +71,33 @@ def test_evaluate_reports_the_test_accuracy_lightning_measured(
     for name in ("confusion_matrix.png", "per_class_recall.png", "worst_mistakes.png"):
         with Image.open(out / name) as image:
             assert image.format == "PNG" and min(image.size) > 400, name
+
+
+@pytest.mark.slow  # measured 53 s (with the tiny run; TTA on every test image)
+def test_evaluate_keeps_predictions_and_calibration_for_compare(
+    tmp_path: Path, cache_dir: Path, mirror: Path, tiny_checkpoint: Path, capsys
+):
+    """Two evaluations (plain and with TTA) of one checkpoint, compared image by image."""
+    folders = []
+    for name, extra in (("plain", []), ("tta", ["tta=true"])):
+        cfg = compose_evaluate(
+            tmp_path / name, cache_dir, mirror, f"ckpt={tiny_checkpoint}", *extra
+        )
+        report = evaluate(cfg)
+        out = tmp_path / name / "out"
+        with np.load(out / "predictions.npz") as data:
+            probs, labels = data["probabilities"], data["labels"]
+        assert probs.shape == (report["images"], 43)
+        assert (probs.argmax(1) == labels).mean() == pytest.approx(report["accuracy"])
+        calibration = report["calibration"]
+        assert 0 <= calibration["ece"] < 1 and len(calibration["bins"]) == 15
+        assert sum(b["count"] for b in calibration["bins"]) == report["images"]
+        with Image.open(out / "reliability.png") as image:
+            assert image.format == "PNG"
+        folders.append(out)
+    compare_main([str(f) for f in folders])
+    table = capsys.readouterr().out
+    assert "McNemar p" in table and table.count("\n| lenet") == 1
 
 
 def _run_cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:

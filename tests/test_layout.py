@@ -7,7 +7,7 @@ import ast
 from .conftest import REPO
 
 PACKAGE = REPO / "tsr"
-COMMANDS = {"train", "sweep", "bench", "evaluate", "predict", "export", "report"}
+COMMANDS = {"train", "sweep", "bench", "evaluate", "predict", "export", "report", "compare"}
 # what each package may import from tsr (besides itself); commands may import anything
 BASE = {"tsr.errors"}
 ALLOWED: dict[str, set[str]] = {
@@ -21,7 +21,8 @@ ALLOWED: dict[str, set[str]] = {
     "tsr.tensorboard": BASE | {"tsr.config", "tsr.io"},
     "tsr.reporting": BASE | {"tsr.io", "tsr.config"},
     "tsr.training": BASE | {"tsr.config", "tsr.io", "tsr.data", "tsr.models", "tsr.tensorboard"},
-    "tsr.inference": BASE | {"tsr.config", "tsr.io", "tsr.data", "tsr.models", "tsr.tensorboard"},
+    "tsr.inference": BASE
+    | {"tsr.config", "tsr.io", "tsr.data", "tsr.models", "tsr.tensorboard", "tsr.reporting"},
 }
 ALLOWED["tsr.sweeps"] = ALLOWED["tsr.training"] | {"tsr.training"}
 ALLOWED["tsr.benchmarks"] = ALLOWED["tsr.training"] | {"tsr.training"}

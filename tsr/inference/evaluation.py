@@ -16,14 +16,22 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from tsr.data.cache import save_npz_atomic
 from tsr.data.datamodule import GtsrbDataModule
+from tsr.inference.calibration import calibration_report
 from tsr.inference.checkpoint import load_classifier
 from tsr.inference.forward import logits_of, probabilities_of
 from tsr.inference.metrics import classification_report
 from tsr.inference.settings import check_command
 from tsr.io.atomic import save_figure, write_csv, write_json
 from tsr.io.progress import progress_bar
-from tsr.tensorboard.figures import confusion_figure, mistakes_figure, per_class_accuracy_figure
+from tsr.reporting.comparison import PREDICTIONS_FILE
+from tsr.tensorboard.figures import (
+    confusion_figure,
+    mistakes_figure,
+    per_class_accuracy_figure,
+    reliability_figure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +69,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     probs = logits.softmax(dim=1)
     worst = _worst_mistakes(probs, test.labels, max(0, int(cfg.mistakes)))
     confidence, predicted = probs.max(dim=1)
+    calibration = calibration_report(probs, torch.from_numpy(test.labels))
     hparams = classifier.model.hparams
     report = {
         "checkpoint": str(classifier.path),
@@ -75,6 +84,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "seconds": round(seconds, 3),
         "images_per_second": round(len(test) / seconds, 1) if seconds > 0 else None,
         **report,
+        "calibration": calibration,
+        # per-image probabilities and labels, for tsr.compare (paired tests between models)
+        "predictions_file": PREDICTIONS_FILE,
         # test_index i is GTSRB/Final_Test/Images/{i:05d}.ppm (GT-final_test.csv order)
         "worst_mistakes": [
             {
@@ -89,6 +101,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         ],
     }
     _write_outputs(output_dir, report, test.images, worst, names)
+    save_npz_atomic(
+        output_dir / PREDICTIONS_FILE,
+        probabilities=probs.numpy().astype(np.float32),
+        labels=test.labels,
+    )
     _print_summary(report, output_dir)
     return report
 
@@ -104,6 +121,9 @@ def _write_outputs(
     recall = np.array([row["recall"] for row in report["per_class"]])
     save_figure(output_dir / "confusion_matrix.png", confusion_figure(matrix, names))
     save_figure(output_dir / "per_class_recall.png", per_class_accuracy_figure(recall, names))
+    calibration = report["calibration"]
+    figure = reliability_figure(calibration["bins"], calibration["ece"], report["model"])
+    save_figure(output_dir / "reliability.png", figure)
     if len(worst):
         mistakes = report["worst_mistakes"]
         figure = mistakes_figure(
@@ -140,6 +160,7 @@ def _print_summary(report: dict[str, Any], output_dir: Path) -> None:
     table.add_row("loss", f"{report['loss']:.4f}")
     for key in ("precision", "recall", "f1"):
         table.add_row(f"macro {key}", f"{report['macro'][key]:.2%}")
+    table.add_row("ECE (15 bins)", f"{report['calibration']['ece']:.2%}")
     worst = sorted(report["per_class"], key=lambda r: r["f1"])[:3]
     table.add_row(
         "lowest F1",

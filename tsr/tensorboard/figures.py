@@ -77,3 +77,37 @@ def mistakes_figure(
             fontsize=6,
         )
     return fig
+
+
+def reliability_figure(bins: Sequence[dict], ece: float, title: str = "") -> Figure:
+    """Reliability diagram: accuracy against confidence per bin (bars), the diagonal of a
+    perfectly calibrated model, and the share of images per bin (below)."""
+    figure = Figure(figsize=(5, 5.6), layout="constrained")
+    top, bottom = figure.subplots(2, 1, height_ratios=[3, 1], sharex=True)
+    width = 1.0 / len(bins)
+    lows = np.array([b["low"] for b in bins])
+    accuracy = np.array([b["accuracy"] if b["count"] else np.nan for b in bins])
+    confidence = np.array([b["confidence"] if b["count"] else np.nan for b in bins])
+    counts = np.array([b["count"] for b in bins], dtype=float)
+    top.bar(lows, accuracy, width=width, align="edge", color="tab:blue", label="accuracy")
+    top.bar(
+        lows,
+        confidence - accuracy,
+        bottom=accuracy,
+        width=width,
+        align="edge",
+        color="tab:red",
+        alpha=0.35,
+        label="gap to confidence",
+    )
+    top.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
+    top.set_ylabel("accuracy")
+    top.set_ylim(0, 1)
+    top.legend(loc="upper left", fontsize=8)
+    top.set_title(f"{title} ECE {ece:.2%} ({len(bins)} bins)".strip())
+    bottom.bar(lows, counts / max(counts.sum(), 1), width=width, align="edge", color="gray")
+    bottom.set_yscale("log")
+    bottom.set_ylabel("share of images")
+    bottom.set_xlabel("confidence (top-1 probability)")
+    bottom.set_xlim(0, 1)
+    return figure
