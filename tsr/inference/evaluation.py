@@ -22,6 +22,7 @@ from tsr.inference.calibration import calibration_report
 from tsr.inference.checkpoint import load_classifier
 from tsr.inference.forward import logits_of, probabilities_of
 from tsr.inference.metrics import classification_report
+from tsr.inference.robustness import robustness_report
 from tsr.inference.settings import check_command
 from tsr.io.atomic import save_figure, write_csv, write_json
 from tsr.io.progress import progress_bar
@@ -31,6 +32,7 @@ from tsr.tensorboard.figures import (
     mistakes_figure,
     per_class_accuracy_figure,
     reliability_figure,
+    robustness_figure,
 )
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,27 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             for i in worst
         ],
     }
+    if cfg.robustness:
+        rgb = (
+            GtsrbDataModule(
+                data_dir=cfg.data_dir,
+                mirror=cfg.mirror,
+                preprocessing="rgb",
+                image_size=classifier.image_size,
+            )
+            .load()
+            .test
+        )
+        report["robustness"] = robustness_report(
+            classifier.model,
+            rgb.images,
+            rgb.labels,
+            classifier.data_type,
+            Path(cfg.data_dir),
+            cfg.robustness_images,
+            cfg.batch_size,
+            cfg.robustness_baseline,
+        )
     _write_outputs(output_dir, report, test.images, worst, names)
     save_npz_atomic(
         output_dir / PREDICTIONS_FILE,
@@ -124,6 +147,10 @@ def _write_outputs(
     calibration = report["calibration"]
     figure = reliability_figure(calibration["bins"], calibration["ece"], report["model"])
     save_figure(output_dir / "reliability.png", figure)
+    robust = report.get("robustness")
+    if robust:
+        figure = robustness_figure(robust["accuracy"], robust["clean_accuracy"], report["model"])
+        save_figure(output_dir / "robustness.png", figure)
     if len(worst):
         mistakes = report["worst_mistakes"]
         figure = mistakes_figure(
@@ -161,6 +188,18 @@ def _print_summary(report: dict[str, Any], output_dir: Path) -> None:
     for key in ("precision", "recall", "f1"):
         table.add_row(f"macro {key}", f"{report['macro'][key]:.2%}")
     table.add_row("ECE (15 bins)", f"{report['calibration']['ece']:.2%}")
+    robust = report.get("robustness")
+    if robust:
+        table.add_row(
+            f"corrupted ({robust['images']:,} images)",
+            f"mCA {robust['mean_corruption_accuracy']:.2%} (clean {robust['clean_accuracy']:.2%})",
+        )
+        worst_kind = min(robust["accuracy"], key=lambda k: sum(robust["accuracy"][k]))
+        table.add_row(
+            "hardest corruption", f"{worst_kind} {min(robust['accuracy'][worst_kind]):.2%}"
+        )
+        if "mean_corruption_error" in robust:
+            table.add_row("mCE vs baseline", f"{robust['mean_corruption_error']:.1%}")
     worst = sorted(report["per_class"], key=lambda r: r["f1"])[:3]
     table.add_row(
         "lowest F1",

@@ -31,6 +31,12 @@ class EvaluateSettings(CommandSettings):
     batch_size: BatchSize = 1024
     tta: bool = False  # average over small shifts, rotations and scales (as tsr.predict)
     mistakes: Annotated[int, Field(ge=0, le=1000)] = 25  # in worst_mistakes.png; 0: none
+    # accuracy on the corrupted test set too (tsr/data/corruptions.py: 16 kinds x 5 severities)
+    robustness: bool = False
+    # test images corrupted: a class-stratified seeded sample; null: all 12,630
+    robustness_images: Annotated[int, Field(ge=43, le=12630)] | None = 2000
+    # a baseline's report.json (lenet, evaluated with robustness=true): CE and mCE against it
+    robustness_baseline: str | None = None
 
 
 class PredictSettings(CommandSettings):

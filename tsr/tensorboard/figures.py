@@ -111,3 +111,31 @@ def reliability_figure(bins: Sequence[dict], ece: float, title: str = "") -> Fig
     bottom.set_xlabel("confidence (top-1 probability)")
     bottom.set_xlim(0, 1)
     return figure
+
+
+def robustness_figure(accuracy: dict[str, list[float]], clean: float, title: str = "") -> Figure:
+    """Accuracy per corruption (rows) and severity 1-5 (columns), with the clean accuracy."""
+    kinds = list(accuracy)
+    values = np.array([accuracy[k] for k in kinds])
+    figure = Figure(figsize=(6, 0.32 * len(kinds) + 1.6), layout="constrained")
+    ax = figure.subplots()
+    image = ax.imshow(values, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    for (row, col), value in np.ndenumerate(values):
+        ax.text(
+            col,
+            row,
+            f"{value:.0%}",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if value < 0.6 else "black",
+        )
+    ax.set_xticks(range(values.shape[1]), labels=[str(s + 1) for s in range(values.shape[1])])
+    ax.set_yticks(range(len(kinds)), labels=kinds, fontsize=8)
+    ax.set_xlabel("severity")
+    ax.set_title(
+        f"{title} accuracy under corruption (clean {clean:.1%}, mean {values.mean():.1%})".strip(),
+        fontsize=9,
+    )
+    figure.colorbar(image, ax=ax, fraction=0.04)
+    return figure
