@@ -16,13 +16,16 @@ ALLOWED: dict[str, set[str]] = {
     "tsr.cli": BASE,
     "tsr.config": BASE,
     "tsr.io": BASE,
+    "tsr.metrics": BASE,
     "tsr.data": BASE | {"tsr.config", "tsr.io"},
     "tsr.models": BASE | {"tsr.config"},
-    "tsr.tensorboard": BASE | {"tsr.config", "tsr.io"},
+    "tsr.tensorboard": BASE | {"tsr.config", "tsr.io", "tsr.metrics"},
     "tsr.reporting": BASE | {"tsr.io", "tsr.config"},
-    "tsr.training": BASE | {"tsr.config", "tsr.io", "tsr.data", "tsr.models", "tsr.tensorboard"},
+    "tsr.training": BASE
+    | {"tsr.config", "tsr.io", "tsr.data", "tsr.models", "tsr.tensorboard", "tsr.metrics"},
     "tsr.inference": BASE
-    | {"tsr.config", "tsr.io", "tsr.data", "tsr.models", "tsr.tensorboard", "tsr.reporting"},
+    | {"tsr.config", "tsr.io", "tsr.data", "tsr.models", "tsr.tensorboard", "tsr.reporting"}
+    | {"tsr.metrics"},
 }
 ALLOWED["tsr.sweeps"] = ALLOWED["tsr.training"] | {"tsr.training"}
 ALLOWED["tsr.benchmarks"] = ALLOWED["tsr.training"] | {"tsr.training"}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tsr.inference.calibration import calibration_report
+from tsr.metrics.calibration import calibration_report
 from tsr.reporting.comparison import Evaluated, compare_pair, mcnemar_exact
 
 

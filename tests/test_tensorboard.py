@@ -127,6 +127,7 @@ def test_scalars_hparams_images_histograms_graph(log_root, model: str) -> None:
         "val/worst_misclassified",
         "test/confusion_matrix",
         "test/per_class_accuracy",
+        "test/reliability",
     }
     (grid,) = multiplexer.Images(run, "samples/jittered")
     assert (grid.width, grid.height) == (240, 240)  # 43 classes in a 7x7 grid of 32+2 px

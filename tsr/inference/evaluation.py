@@ -18,7 +18,6 @@ from rich.table import Table
 
 from tsr.data.cache import save_npz_atomic
 from tsr.data.datamodule import GtsrbDataModule
-from tsr.inference.calibration import calibration_report
 from tsr.inference.checkpoint import load_classifier
 from tsr.inference.forward import logits_of, probabilities_of
 from tsr.inference.metrics import classification_report
@@ -26,6 +25,7 @@ from tsr.inference.robustness import robustness_report
 from tsr.inference.settings import check_command
 from tsr.io.atomic import save_figure, write_csv, write_json
 from tsr.io.progress import progress_bar
+from tsr.metrics.calibration import calibration_report
 from tsr.reporting.comparison import PREDICTIONS_FILE
 from tsr.tensorboard.figures import (
     confusion_figure,

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 from torchmetrics import MaxMetric, MeanMetric
-from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.classification import MulticlassAccuracy, MulticlassCalibrationError
 
 from tsr.config.schema import Choice, signature_settings, validate
 from tsr.errors import ConfigError
@@ -100,6 +100,8 @@ class SignClassifier(L.LightningModule):
         self.val_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
         self.test_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
         self.val_acc_best = MaxMetric()
+        # expected calibration error of the test set (15 bins, as tsr.evaluate reports it)
+        self.test_ece = MulticlassCalibrationError(num_classes, n_bins=15, validate_args=False)
         self._resumed_val_acc_best: float | None = None
 
     def _check_input_size(self, backbone: str, in_channels: int, image_size: int) -> None:
@@ -198,12 +200,19 @@ class SignClassifier(L.LightningModule):
         # The official test set is scored in fp32 whatever the training precision (bf16-mixed
         # keeps fp32 weights): test/acc means the same on every host and equals tsr.evaluate's.
         with torch.autocast(self.device.type, enabled=False):
-            loss, preds, labels = self._shared_step(batch)
+            images, labels = batch
+            logits = self(images)
+            loss = F.cross_entropy(logits, labels)
+        probs = logits.softmax(dim=1)
+        preds = probs.argmax(dim=1)
         self.test_loss.update(loss)
         self.test_acc.update(preds, labels)
+        self.test_ece.update(probs, labels)
         self.log("test/loss", self.test_loss, on_step=False, on_epoch=True)
         self.log("test/acc", self.test_acc, on_step=False, on_epoch=True)
-        return {"preds": preds, "labels": labels}  # for callbacks (confusion matrix)
+        self.log("test/ece", self.test_ece, on_step=False, on_epoch=True)
+        # for callbacks (confusion matrix, reliability diagram)
+        return {"preds": preds, "labels": labels, "probs": probs}
 
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
         images = batch[0] if isinstance(batch, list | tuple) else batch

@@ -24,13 +24,14 @@ COLUMNS = (
     ("precision", "precision", "{}"),
     ("test/acc", "test acc", "{:.2%}"),
     ("test/loss", "test loss", "{:.3f}"),
+    ("test/ece", "test ECE", "{:.2%}"),
     ("val/acc_best", "best val acc", "{:.2%}"),
     ("seconds_per_epoch", "s/epoch", "{:.1f}"),
     ("parameters", "params", "{:,}"),
     ("macs", "MACs/image", "{:,}"),
 )
 # the metrics summarised over the seeds of a configuration
-SUMMARISED = (("test/acc", "test acc"), ("val/acc_best", "best val acc"))
+SUMMARISED = (("test/acc", "test acc"), ("val/acc_best", "best val acc"), ("test/ece", "test ECE"))
 
 
 @dataclass

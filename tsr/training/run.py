@@ -167,6 +167,7 @@ def train(
         "train/acc": fit_metrics.get("train/acc"),
         "test/acc": test_metrics.get("test/acc"),
         "test/loss": test_metrics.get("test/loss"),
+        "test/ece": test_metrics.get("test/ece"),
         "seconds_per_epoch": _typical_epoch(timer.train_seconds) if timer else None,
         "seconds_per_epoch_with_val": _typical_epoch(timer.epoch_seconds) if timer else None,
         "parameters": cost["parameters"],

@@ -1,0 +1,1 @@
+"""Metrics of a classifier's outputs, shared by training, TensorBoard and evaluation."""
