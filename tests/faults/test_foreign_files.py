@@ -79,6 +79,7 @@ def test_absurd_hyper_parameters_are_refused_before_allocation(tmp_path: Path) -
         ("image_size", 10**6, "image_size=1000000 must be a whole number >= 8 and <= 512"),
         ("backbone_options", {"hidden": [10**9, 84]}, "must be a list of whole numbers"),
         ("label_smoothing", 5.0, "label_smoothing=5.0 must be a number >= 0 and < 1"),
+        ("backbone_options", {"hidden": [60000, 60000]}, "parameters, more than tsr builds"),
     ]:
         bad = {**ckpt, "hyper_parameters": {**ckpt["hyper_parameters"], key: value}}
         path = tmp_path / f"{key}.ckpt"

@@ -32,6 +32,10 @@ from tsr.models.registry import create_model
 from tsr.models.stn import SpatialTransformer
 from tsr.models.summary import count_macs, count_parameters
 
+# 100 M parameters: 90x tsr's largest recipe, 7x the largest published GTSRB single net
+# (Arcos-Garcia et al. 2018, 14.6 M); beyond it a config or checkpoint is a mistake
+MAX_PARAMETERS = 100_000_000
+
 
 @functools.cache
 def classifier_settings() -> type:
@@ -78,8 +82,19 @@ class SignClassifier(L.LightningModule):
         self.label_smoothing = float(label_smoothing)
         # A spatial transformer (or nothing) in front of the backbone.
         self.stn = SpatialTransformer(in_channels, image_size) if stn else nn.Identity()
+        options = backbone_options or {}
+        with torch.device("meta"):  # sized without allocating: refuse absurd networks first
+            size = count_parameters(
+                create_model(backbone, in_channels, num_classes, image_size=image_size, **options)
+            )
+        if size > MAX_PARAMETERS:
+            raise ConfigError(
+                f"model {backbone!r} with backbone_options {dict(options)} has {size:,} "
+                f"parameters, more than tsr builds ({MAX_PARAMETERS:,}; its largest recipe has "
+                "1.1 M); use smaller widths"
+            )
         self.backbone = create_model(
-            backbone, in_channels, num_classes, image_size=image_size, **(backbone_options or {})
+            backbone, in_channels, num_classes, image_size=image_size, **options
         )
         self._check_input_size(backbone, in_channels, image_size)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
