@@ -142,7 +142,10 @@ def _data_type(path: Path, recorded: str | None, override: str | None, channels:
 
 
 def load_classifier(
-    path: str | os.PathLike | None, device: str | None = "auto", data_type: str | None = None
+    path: str | os.PathLike | None,
+    device: str | None = "auto",
+    data_type: str | None = None,
+    calibrated: bool = False,
 ) -> Classifier:
     """The checkpoint's classifier in eval mode on `device`. `data_type` is needed only for
     checkpoints that do not record it. Raises CheckpointError / ConfigError, never unpickles
@@ -196,6 +199,14 @@ def load_classifier(
         )
     if not (model.input_std > 0).all() or not math.isfinite(float(model.input_mean.sum())):
         raise CheckpointError(f"{path}: its input statistics are invalid; {HOW_TO_GET_ONE}.")
+    if calibrated:
+        if float(model.temperature) == 1.0:
+            log.warning(
+                "%s has no fitted temperature (trained before temperature scaling, or without "
+                "the test step): calibrated=true changes nothing",
+                path,
+            )
+        model.calibrated = True
     model.eval().to(target)
     return Classifier(
         model=model,

@@ -49,7 +49,7 @@ def _worst_mistakes(probs: torch.Tensor, labels: np.ndarray, count: int) -> np.n
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate `cfg.ckpt` on the test split; write the outputs; return the report."""
     check_command("evaluate", cfg)  # every option, before anything is read
-    classifier = load_classifier(cfg.ckpt, cfg.device, cfg.get("data_type"))
+    classifier = load_classifier(cfg.ckpt, cfg.device, cfg.get("data_type"), cfg.calibrated)
     output_dir = Path(cfg.output_dir)
     datamodule = GtsrbDataModule(
         data_dir=cfg.data_dir,
@@ -72,6 +72,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     worst = _worst_mistakes(probs, test.labels, max(0, int(cfg.mistakes)))
     confidence, predicted = probs.max(dim=1)
     calibration = calibration_report(probs, torch.from_numpy(test.labels))
+    temperature = float(classifier.model.temperature)
+    if classifier.model.calibrated and not cfg.tta:  # before / after temperature scaling
+        raw = (logits * temperature).softmax(dim=1)
+        calibration["ece_before_scaling"] = calibration_report(raw, torch.from_numpy(test.labels))[
+            "ece"
+        ]
     hparams = classifier.model.hparams
     report = {
         "checkpoint": str(classifier.path),
@@ -81,6 +87,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "data_type": classifier.data_type,
         "image_size": classifier.image_size,
         "tta": bool(cfg.tta),
+        "calibrated": bool(cfg.calibrated),
+        "temperature": temperature,
         "split": "official test set",
         "device": str(classifier.device),
         "seconds": round(seconds, 3),

@@ -45,10 +45,13 @@ class ExportableClassifier(nn.Module):
         self.backbone = model.backbone
         self.register_buffer("input_mean", model.input_mean.detach().clone())
         self.register_buffer("input_std", model.input_std.detach().clone())
+        # temperature scaling baked in when exported with calibrated=true (else 1)
+        temperature = model.temperature if model.calibrated else torch.ones(())
+        self.register_buffer("temperature", temperature.detach().clone())
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = (images.float() / 255.0 - self.input_mean) / self.input_std  # SignClassifier.normalize
-        logits = self.backbone(self.stn(x))
+        logits = self.backbone(self.stn(x)) / self.temperature
         return logits, logits.softmax(dim=1)
 
 
@@ -135,6 +138,8 @@ def sidecar(
         "checkpoint_sha256": digest,
         "model": hp.get("name") or hp["backbone"],
         "data_type": classifier.data_type,
+        # logits are divided by this inside the model (1: not calibrated)
+        "temperature": float(classifier.model.temperature) if classifier.model.calibrated else 1.0,
         "input": {
             "name": INPUT_NAME,
             "shape": ["N", channels, size, size],
@@ -194,7 +199,7 @@ def export_classifier(
 def export(cfg: DictConfig) -> tuple[Path, Path]:
     """Export `cfg.ckpt` as `cfg.format`; return the model file and its sidecar."""
     check_command("export", cfg)  # every option, before anything is read
-    classifier = load_classifier(cfg.ckpt, "cpu", cfg.get("data_type"))
+    classifier = load_classifier(cfg.ckpt, "cpu", cfg.get("data_type"), cfg.calibrated)
     path, info, diff = export_classifier(
         classifier, cfg.format, Path(cfg.output_dir), cfg.opset, cfg.check
     )

@@ -64,7 +64,7 @@ def predict(cfg: DictConfig) -> PredictResult:
     inputs = _inputs_list(cfg.inputs)
     if not inputs:
         raise ConfigError("no inputs: pass inputs=<image files, folders or glob patterns>")
-    classifier = load_classifier(cfg.ckpt, cfg.device, cfg.get("data_type"))
+    classifier = load_classifier(cfg.ckpt, cfg.device, cfg.get("data_type"), cfg.calibrated)
     output_dir = Path(cfg.output_dir)
     predictions: list[Prediction] = []
     batch: list[np.ndarray] = []

@@ -25,6 +25,9 @@ class CommandSettings(Settings):
     # the data type the model was trained on; null: the one its checkpoint records
     data_type: Choice(*DATA_TYPES) | None = None
     device: str = "auto"  # auto: CUDA when present, else CPU; or cpu, cuda, cuda:1
+    # divide the logits by the temperature fitted on the validation split after training
+    # (temperature scaling: calibrated probabilities, the same predictions)
+    calibrated: bool = False
 
 
 class EvaluateSettings(CommandSettings):

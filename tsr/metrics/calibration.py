@@ -38,3 +38,20 @@ def calibration_report(
             }
         )
     return {"ece": float(ece), "bins": table}
+
+
+def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The temperature T minimising the cross-entropy of `logits / T` (Guo et al. 2017):
+    one parameter, fitted with torch's L-BFGS on log T (so T stays positive)."""
+    logits, labels = logits.detach().float().clone(), torch.as_tensor(labels).long().clone()
+    log_t = torch.zeros((), requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(logits / log_t.exp(), labels)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return float(log_t.detach().exp())

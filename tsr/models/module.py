@@ -37,6 +37,10 @@ from tsr.models.summary import count_macs, count_parameters
 MAX_PARAMETERS = 100_000_000
 
 
+def _default_temperature(state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+    state_dict.setdefault(prefix + "temperature", torch.ones(()))
+
+
 @functools.cache
 def classifier_settings() -> type:
     """The schema of the classifier's arguments, read from its signature."""
@@ -106,6 +110,13 @@ class SignClassifier(L.LightningModule):
         # Set from the data module's training split (see setup); saved in checkpoints.
         self.register_buffer("input_mean", torch.zeros(1, in_channels, 1, 1))
         self.register_buffer("input_std", torch.ones(1, in_channels, 1, 1))
+        # Temperature scaling (Guo et al. 2017), fitted on the validation split after training
+        # (tsr.training.temperature) and saved in the checkpoint; applied only when
+        # `calibrated` is set (tsr.evaluate / predict / export calibrated=true). Checkpoints
+        # written before it existed load with 1 (no scaling).
+        self.register_buffer("temperature", torch.ones(()))
+        self.calibrated = False
+        self._register_load_state_dict_pre_hook(_default_temperature)
         # nan_strategy="disable": the NaN check reads the value on the host every step (a
         # device sync on CUDA); tsr.training.divergence.DivergenceGuard catches a NaN loss instead
         self.train_loss, self.val_loss, self.test_loss = (
@@ -152,7 +163,8 @@ class SignClassifier(L.LightningModule):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = self.normalize(images).contiguous(memory_format=self.memory_format)
-        return self.backbone(self.stn(x))
+        logits = self.backbone(self.stn(x))
+        return logits / self.temperature if self.calibrated else logits
 
     def cost(self) -> dict[str, int]:
         """Parameters and forward MACs per image of the network (front end + backbone)."""

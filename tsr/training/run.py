@@ -28,6 +28,7 @@ from tsr.training.precision import resolve_precision
 from tsr.training.provenance import write_provenance
 from tsr.training.resume import FINISHED_MARKER, continue_in_place, move_log_into, resume_point
 from tsr.training.settings import check_run_settings
+from tsr.training.temperature import calibrate
 from tsr.training.timing import EpochTimer
 
 log = logging.getLogger(__name__)
@@ -148,9 +149,12 @@ def train(
     checkpoint = trainer.checkpoint_callback
     best_path = getattr(checkpoint, "best_model_path", "") or None
     test_metrics: dict[str, float] = {}
+    calibration: dict[str, float] = {}
     if cfg.get("test"):
         results = trainer.test(model, datamodule=datamodule, ckpt_path=best_path, weights_only=True)
         test_metrics = {k: float(v) for k, v in results[0].items()}
+        if trainer.is_global_zero:  # the model now holds the best weights
+            calibration = calibrate(model, datamodule, best_path)
 
     timer = next((c for c in trainer.callbacks if isinstance(c, EpochTimer)), None)
     metrics = {
@@ -168,6 +172,7 @@ def train(
         "test/acc": test_metrics.get("test/acc"),
         "test/loss": test_metrics.get("test/loss"),
         "test/ece": test_metrics.get("test/ece"),
+        **calibration,
         "seconds_per_epoch": _typical_epoch(timer.train_seconds) if timer else None,
         "seconds_per_epoch_with_val": _typical_epoch(timer.epoch_seconds) if timer else None,
         "parameters": cost["parameters"],
