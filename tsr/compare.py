@@ -9,7 +9,6 @@ Exit status 0, or 2 with one error line.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -17,8 +16,6 @@ from tsr.cli import EXIT_USAGE
 from tsr.errors import TsrError
 from tsr.io.atomic import write_json
 from tsr.reporting.comparison import compare, markdown
-
-log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> None:
