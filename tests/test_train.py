@@ -169,3 +169,38 @@ def test_a_diverging_run_stops_with_a_clear_error(tmp_path: Path, cache_dir, mir
         TrainingDiverged, match=r"NaN or infinite in epoch 0: lower model.optimizer"
     ):
         train(cfg)
+
+
+@pytest.mark.slow  # measured 11 s (two short runs, with CI running beside it)
+def test_resume_skips_a_configuration_that_already_finished(tmp_path: Path, cache_dir, mirror):
+    """A multirun continued with resume=true after a kill: the jobs that finished are not
+    trained again (their metrics stand), so a report over the folder counts each once."""
+    settings = (
+        "model=lenet",
+        "debug=fast",
+        "trainer.max_epochs=1",
+        "logger=none",
+        "callbacks=minimal",
+        "trainer.limit_train_batches=5",
+        "trainer.limit_test_batches=2",
+    )
+    runs = tmp_path / "logs" / "runs"
+    first = compose_train(tmp_path, cache_dir, mirror, *settings, f"paths.output_dir={runs / 'a'}")
+    metrics = train(first, show_summary=False)
+    again = compose_train(
+        tmp_path, cache_dir, mirror, *settings, f"paths.output_dir={runs / 'b'}", "resume=true"
+    )
+    assert train(again, show_summary=False) == json.loads((runs / "a" / "metrics.json").read_text())
+    assert metrics["test/acc"] is not None
+    assert sorted(p.name for p in runs.iterdir()) == ["a"]  # no second run folder
+    other = compose_train(
+        tmp_path,
+        cache_dir,
+        mirror,
+        *settings,
+        f"paths.output_dir={runs / 'c'}",
+        "resume=true",
+        "seed=7",
+    )
+    train(other, show_summary=False)  # another seed is another configuration: it trains
+    assert (runs / "c" / "metrics.json").is_file()

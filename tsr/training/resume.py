@@ -68,6 +68,25 @@ def config_differences(saved: dict[str, Any], wanted: dict[str, Any]) -> list[st
     ]
 
 
+def find_finished_run(cfg: DictConfig) -> Path | None:
+    """The newest finished run (metrics.json) of exactly this configuration, or None: with
+    resume=true a multirun continued after a kill skips the jobs that finished."""
+    wanted = comparable(_resolved(cfg))
+    log_dir = Path(cfg.paths.log_dir)
+    finished = [
+        *log_dir.glob(f"runs/*/{FINISHED_MARKER}"),
+        *log_dir.glob(f"multiruns/*/*/{FINISHED_MARKER}"),
+    ]
+    for marker in sorted(finished, key=lambda p: p.stat().st_mtime, reverse=True):
+        try:
+            saved = OmegaConf.to_container(OmegaConf.load(marker.parent / CONFIG_FILE))
+        except (OSError, OmegaConfBaseException, yaml.YAMLError, UnicodeDecodeError):
+            continue
+        if isinstance(saved, dict) and comparable(saved) == wanted:
+            return marker.parent
+    return None
+
+
 def find_run_to_resume(cfg: DictConfig) -> Path | None:
     """The newest unfinished run of exactly this configuration, or None (logging how the
     newest unfinished run differs, the usual cause being a changed override)."""
@@ -127,11 +146,7 @@ def resume_point(cfg: DictConfig) -> ResumePoint | None:
         return None
     run_dir = find_run_to_resume(cfg)
     if run_dir is None:
-        log.warning(
-            "resume=true: no unfinished run of this configuration under %s; starting a new run",
-            cfg.paths.log_dir,
-        )
-        return None
+        return None  # tsr.training.run: a finished run of it, or a new run
     return ResumePoint((run_dir / "checkpoints" / LAST).resolve(), run_dir.resolve())
 
 

@@ -4,6 +4,7 @@ through `train`; benchmarks and tests build through `build`."""
 
 from __future__ import annotations
 
+import json
 import logging
 import statistics
 from collections.abc import Sequence
@@ -26,7 +27,13 @@ from tsr.training.config_store import register_schemas
 from tsr.training.interrupts import DeferredInterrupt
 from tsr.training.precision import resolve_precision
 from tsr.training.provenance import write_provenance
-from tsr.training.resume import FINISHED_MARKER, continue_in_place, move_log_into, resume_point
+from tsr.training.resume import (
+    FINISHED_MARKER,
+    continue_in_place,
+    find_finished_run,
+    move_log_into,
+    resume_point,
+)
 from tsr.training.settings import check_run_settings
 from tsr.training.temperature import calibrate
 from tsr.training.timing import EpochTimer
@@ -112,6 +119,22 @@ def train(
     `callbacks` join the configured ones; `show_summary` prints the results table."""
     resolve_precision(cfg.trainer)  # before resuming: runs record the precision they used
     point = resume_point(cfg)
+    if point is None and cfg.get("resume"):
+        done = find_finished_run(cfg)
+        if done is not None:
+            log.info(
+                "resume=true: this configuration already finished in %s; its metrics stand "
+                "(drop resume=true to train it again)",
+                done,
+            )
+            if rank_zero_only.rank == 0:
+                move_log_into(done, Path(cfg.paths.output_dir))
+            return json.loads((done / FINISHED_MARKER).read_text())
+        log.warning(
+            "resume=true: no unfinished or finished run of this configuration under %s; "
+            "starting a new run",
+            cfg.paths.log_dir,
+        )
     if point is not None:
         new_dir = Path(cfg.paths.output_dir)
         cfg = continue_in_place(cfg, point)
