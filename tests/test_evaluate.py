@@ -125,3 +125,55 @@ def _foreign(folder: Path) -> Path:
     path = folder / "model.pt"
     torch.save({"weights": torch.zeros(2)}, path)
     return path
+
+
+@pytest.mark.slow  # measured ~20 s: a second tiny run, three evaluations
+def test_a_committee_averages_its_members(tmp_path: Path, cache_dir, mirror, tiny_run) -> None:
+    """Two checkpoints (different data types) as one committee: its probabilities are the
+    mean of the members', and it reports each member and what it fixes and breaks."""
+    from tsr.training.run import train
+
+    from .conftest import compose_train
+
+    other = train(
+        compose_train(
+            tmp_path,
+            cache_dir,
+            mirror,
+            "model=lenet",
+            "data.preprocessing=gray",
+            "debug=fast",
+            "trainer.max_epochs=1",
+            "trainer.limit_train_batches=40",
+            "logger=none",
+            "trainer.limit_test_batches=2",
+            "seed=3",
+        ),
+        show_summary=False,
+    )
+    a, b = tiny_run["checkpoint"], other["best_checkpoint"]
+    singles = [
+        evaluate(compose_evaluate(tmp_path / f"m{i}", cache_dir, mirror, f"ckpt={c}", "mistakes=0"))
+        for i, c in enumerate((a, b))
+    ]
+    report = evaluate(
+        compose_evaluate(tmp_path / "c", cache_dir, mirror, f"ckpt=[{a},{b}]", "mistakes=0")
+    )
+    committee = report["committee"]
+    assert [m["accuracy"] for m in committee["members"]] == pytest.approx(
+        [s["accuracy"] for s in singles]
+    )
+    with (
+        np.load(tmp_path / "c" / "out" / "predictions.npz") as c,
+        np.load(tmp_path / "m0" / "out" / "predictions.npz") as p0,
+        np.load(tmp_path / "m1" / "out" / "predictions.npz") as p1,
+    ):
+        np.testing.assert_allclose(
+            c["probabilities"], (p0["probabilities"] + p1["probabilities"]) / 2, atol=1e-5
+        )
+    best = max(s["accuracy"] for s in singles)
+    n = report["images"]
+    assert report["accuracy"] == pytest.approx(
+        best + (committee["fixed"] - committee["broken"]) / n
+    )
+    assert report["model"].startswith("committee of lenet")

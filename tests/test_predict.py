@@ -229,3 +229,23 @@ def test_probabilities_of_the_top_k_sum_to_at_most_one(tmp_path, tiny_checkpoint
     assert len(p.top) == 43  # clipped to the number of classes
     assert sum(t["probability"] for t in p.top) == pytest.approx(1.0, abs=1e-5)
     assert torch.tensor([t["probability"] for t in p.top]).diff().le(0).all()
+
+
+def test_several_checkpoints_predict_as_a_committee(
+    tmp_path, tiny_checkpoint, raw_test_images
+) -> None:
+    """The same checkpoint twice is a committee that answers exactly as the checkpoint."""
+    image = raw_test_images[0][0]
+    alone = predict(compose_predict(tmp_path / "a", f"ckpt={tiny_checkpoint}", f"inputs={image}"))
+    twice = predict(
+        compose_predict(
+            tmp_path / "b", f"ckpt=[{tiny_checkpoint},{tiny_checkpoint}]", f"inputs={image}"
+        )
+    )
+    (one,), (two,) = alone.predictions, twice.predictions
+    assert [t["class_id"] for t in one.top] == [t["class_id"] for t in two.top]
+    assert [t["probability"] for t in one.top] == pytest.approx(
+        [t["probability"] for t in two.top], abs=1e-6
+    )
+    written = json.loads((tmp_path / "b" / "out" / "predictions.json").read_text())
+    assert written["checkpoint"] == [str(tiny_checkpoint)] * 2

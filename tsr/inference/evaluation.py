@@ -11,14 +11,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from tsr.data.cache import save_npz_atomic
 from tsr.data.datamodule import GtsrbDataModule
-from tsr.inference.checkpoint import load_classifier
+from tsr.errors import ConfigError
+from tsr.inference.checkpoint import Classifier, load_classifier
 from tsr.inference.forward import logits_of, probabilities_of
 from tsr.inference.metrics import classification_report
 from tsr.inference.robustness import robustness_report
@@ -46,26 +47,80 @@ def _worst_mistakes(probs: torch.Tensor, labels: np.ndarray, count: int) -> np.n
     return wrong[order][:count]
 
 
-def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    """Evaluate `cfg.ckpt` on the test split; write the outputs; return the report."""
-    check_command("evaluate", cfg)  # every option, before anything is read
-    classifier = load_classifier(cfg.ckpt, cfg.device, cfg.get("data_type"), cfg.calibrated)
-    output_dir = Path(cfg.output_dir)
-    datamodule = GtsrbDataModule(
-        data_dir=cfg.data_dir,
-        mirror=cfg.mirror,
-        preprocessing=classifier.data_type,
-        image_size=classifier.image_size,
+def _checkpoints(ckpt: Any) -> list[Any]:
+    return list(ckpt) if isinstance(ckpt, list | tuple | ListConfig) else [ckpt]
+
+
+def _member_logits(classifier: Classifier, cfg: DictConfig, advance) -> tuple[torch.Tensor, Any]:
+    """One model's logits on the test set, prepared as its data type and size require (with
+    TTA: the log of its averaged probabilities, which softmax gives back)."""
+    test = (
+        GtsrbDataModule(
+            data_dir=cfg.data_dir,
+            mirror=cfg.mirror,
+            preprocessing=classifier.data_type,
+            image_size=classifier.image_size,
+        )
+        .load()
+        .test
     )
-    test = datamodule.load().test
+    if cfg.tta:
+        probs = probabilities_of(classifier.model, test.images, cfg.batch_size, True, advance)
+        return probs.clamp_min(1e-12).log(), test
+    return logits_of(classifier.model, test.images, cfg.batch_size, advance), test
+
+
+def _committee(
+    members: list[Classifier], member_logits: list[torch.Tensor], labels: np.ndarray
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The committee's answer: the mean of the members' probabilities (Ciresan et al. 2012),
+    as logits (log-probabilities); and what it fixes and breaks against its best member."""
+    probs = torch.stack([logits.softmax(dim=1) for logits in member_logits]).mean(dim=0)
+    correct = [(logits.argmax(dim=1).numpy() == labels) for logits in member_logits]
+    accuracy = [float(c.mean()) for c in correct]
+    best = int(np.argmax(accuracy))
+    committee_right = probs.argmax(dim=1).numpy() == labels
+    summary = {
+        "members": [
+            {
+                "checkpoint": str(m.path),
+                "model": m.model.hparams.get("name") or m.model.hparams["backbone"],
+                "data_type": m.data_type,
+                "accuracy": accuracy[i],
+            }
+            for i, m in enumerate(members)
+        ],
+        "best_member": best,
+        "fixed": int(np.sum(committee_right & ~correct[best])),  # right now, wrong alone
+        "broken": int(np.sum(~committee_right & correct[best])),
+    }
+    return probs.clamp_min(1e-12).log(), summary
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Evaluate `cfg.ckpt` (one checkpoint, or a list: a committee averaging the members'
+    probabilities) on the test split; write the outputs; return the report."""
+    check_command("evaluate", cfg)  # every option, before anything is read
+    ckpts = _checkpoints(cfg.ckpt)
+    if len(ckpts) > 1 and cfg.robustness:
+        raise ConfigError("robustness=true takes one checkpoint; evaluate the members one by one")
+    members = [
+        load_classifier(ckpt, cfg.device, cfg.get("data_type"), cfg.calibrated) for ckpt in ckpts
+    ]
+    if len({m.class_names for m in members}) > 1:
+        raise ConfigError("the checkpoints name their classes differently: not one committee")
+    classifier = members[0]
+    output_dir = Path(cfg.output_dir)
     start = time.perf_counter()
-    with progress_bar("evaluate on the test set", total=len(test)) as advance:
-        if cfg.tta:  # log of the averaged probabilities: softmax gives them back
-            probs = probabilities_of(classifier.model, test.images, cfg.batch_size, True, advance)
-            logits = probs.clamp_min(1e-12).log()
-        else:
-            logits = logits_of(classifier.model, test.images, cfg.batch_size, advance)
+    with progress_bar("evaluate on the test set", total=None) as advance:
+        outputs = [_member_logits(m, cfg, advance) for m in members]
     seconds = time.perf_counter() - start
+    test = outputs[0][1]
+    committee = None
+    if len(members) > 1:
+        logits, committee = _committee(members, [o[0] for o in outputs], test.labels)
+    else:
+        logits = outputs[0][0]
     names = classifier.class_names
     report = classification_report(logits, test.labels, names)
     probs = logits.softmax(dim=1)
@@ -73,15 +128,17 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     confidence, predicted = probs.max(dim=1)
     calibration = calibration_report(probs, torch.from_numpy(test.labels))
     temperature = float(classifier.model.temperature)
-    if classifier.model.calibrated and not cfg.tta:  # before / after temperature scaling
+    if classifier.model.calibrated and not cfg.tta and committee is None:  # before / after
         raw = (logits * temperature).softmax(dim=1)
         calibration["ece_before_scaling"] = calibration_report(raw, torch.from_numpy(test.labels))[
             "ece"
         ]
     hparams = classifier.model.hparams
     report = {
-        "checkpoint": str(classifier.path),
-        "model": hparams.get("name") or hparams["backbone"],
+        "checkpoint": str(classifier.path) if committee is None else [str(m.path) for m in members],
+        "model": (hparams.get("name") or hparams["backbone"])
+        if committee is None
+        else "committee of " + ", ".join(m["model"] for m in committee["members"]),
         "backbone": hparams["backbone"],
         "stn": bool(hparams.get("stn", False)),
         "data_type": classifier.data_type,
@@ -95,6 +152,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "images_per_second": round(len(test) / seconds, 1) if seconds > 0 else None,
         **report,
         "calibration": calibration,
+        **({"committee": committee} if committee else {}),
         # per-image probabilities and labels, for tsr.compare (paired tests between models)
         "predictions_file": PREDICTIONS_FILE,
         # test_index i is GTSRB/Final_Test/Images/{i:05d}.ppm (GT-final_test.csv order)

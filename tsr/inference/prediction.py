@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from omegaconf import DictConfig, ListConfig
 from rich.console import Console
 from rich.markup import escape
@@ -64,10 +65,17 @@ def predict(cfg: DictConfig) -> PredictResult:
     inputs = _inputs_list(cfg.inputs)
     if not inputs:
         raise ConfigError("no inputs: pass inputs=<image files, folders or glob patterns>")
-    classifier = load_classifier(cfg.ckpt, cfg.device, cfg.get("data_type"), cfg.calibrated)
+    ckpts = list(cfg.ckpt) if isinstance(cfg.ckpt, ListConfig | list | tuple) else [cfg.ckpt]
+    members = [
+        load_classifier(ckpt, cfg.device, cfg.get("data_type"), cfg.calibrated) for ckpt in ckpts
+    ]
+    if len({m.class_names for m in members}) > 1:
+        raise ConfigError("the checkpoints name their classes differently: not one committee")
+    classifier = members[0]
     output_dir = Path(cfg.output_dir)
     predictions: list[Prediction] = []
-    batch: list[np.ndarray] = []
+    # one batch per member: each prepares the image as its own training images were
+    batches: list[list[np.ndarray]] = [[] for _ in members]
     previews: list[np.ndarray] = []
     answered: list[Prediction] = []
     entries = collect_inputs(inputs)
@@ -87,12 +95,18 @@ def predict(cfg: DictConfig) -> PredictResult:
                 prediction.error = str(exc)
                 log.error("%s", exc)
                 continue
-            batch.append(model_input(rgb, classifier.image_size, classifier.data_type))
+            for member, batch in zip(members, batches, strict=True):
+                batch.append(model_input(rgb, member.image_size, member.data_type))
             if cfg.sheet and len(previews) < cfg.sheet_max_images:
                 previews.append(thumbnail(rgb))  # only what the sheets show stays in memory
             answered.append(prediction)
-    if batch:
-        probs = probabilities_of(classifier.model, np.stack(batch), cfg.batch_size, cfg.tta)
+    if answered:  # a committee averages its members' probabilities
+        probs = torch.stack(
+            [
+                probabilities_of(m.model, np.stack(batch), cfg.batch_size, cfg.tta)
+                for m, batch in zip(members, batches, strict=True)
+            ]
+        ).mean(dim=0)
         k = min(cfg.top_k, probs.shape[1])
         top_probs, top_classes = probs.topk(k, dim=1)
         for prediction, classes, values in zip(
@@ -104,14 +118,14 @@ def predict(cfg: DictConfig) -> PredictResult:
             ]
     seconds = time.perf_counter() - start
     result = PredictResult(predictions, output_dir, seconds)
-    _write_outputs(cfg, classifier, result, previews, answered)
+    _write_outputs(cfg, members, result, previews, answered)
     _print_table(result, cfg.table_rows)
     return result
 
 
 def _write_outputs(
     cfg: DictConfig,
-    classifier: Classifier,
+    members: list[Classifier],
     result: PredictResult,
     previews: list[np.ndarray],
     answered: list[Prediction],
@@ -131,9 +145,13 @@ def _write_outputs(
     write_json(
         out / "predictions.json",
         {
-            "checkpoint": str(classifier.path),
-            "data_type": classifier.data_type,
-            "image_size": classifier.image_size,
+            "checkpoint": str(members[0].path)
+            if len(members) == 1
+            else [str(m.path) for m in members],
+            "data_type": members[0].data_type
+            if len(members) == 1
+            else [m.data_type for m in members],
+            "image_size": members[0].image_size,
             "tta": bool(cfg.tta),
             "images": len(answered),
             "failed": len(result.failed),
@@ -158,7 +176,7 @@ def _write_outputs(
                 [Path(p.input).name for p in chunk],
                 np.array([[t["class_id"] for t in p.top[:SHEET_MAX_BARS]] for p in chunk]),
                 np.array([[t["probability"] for t in p.top[:SHEET_MAX_BARS]] for p in chunk]),
-                classifier.class_names,
+                members[0].class_names,
             )
             save_figure(out / f"sheet_{page:03d}.png", figure, dpi=110)
 

@@ -31,6 +31,8 @@ class CommandSettings(Settings):
 
 
 class EvaluateSettings(CommandSettings):
+    # one checkpoint, or a list: a committee that averages the members' probabilities
+    ckpt: str | list[str] | None = None
     batch_size: BatchSize = 1024
     tta: bool = False  # average over small shifts, rotations and scales (as tsr.predict)
     mistakes: Annotated[int, Field(ge=0, le=1000)] = 25  # in worst_mistakes.png; 0: none
@@ -43,6 +45,8 @@ class EvaluateSettings(CommandSettings):
 
 
 class PredictSettings(CommandSettings):
+    # one checkpoint, or a list: a committee that averages the members' probabilities
+    ckpt: str | list[str] | None = None
     inputs: str | list[str] | None = None  # image files, folders or glob patterns
     top_k: Annotated[int, Field(ge=1, le=1000)] = 5  # more than the classes: all of them
     tta: bool = False  # average over small shifts, rotations and scales of each image
