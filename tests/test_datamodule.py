@@ -144,3 +144,12 @@ def test_data_on_a_device_gives_the_same_batches(cache_dir: Path, mirror: Path) 
 def test_device_option_is_checked() -> None:
     with pytest.raises(ConfigError, match=r"data\.device='tpu9' is not a device"):
         GtsrbDataModule(device="tpu9")
+
+
+def test_the_val_sample_covers_every_class(cache_dir: Path, mirror: Path) -> None:
+    module = GtsrbDataModule(data_dir=cache_dir, mirror=mirror, preprocessing="gray", num_workers=0)
+    module.setup("fit")
+    labels = np.concatenate([y.numpy() for _, y in module.val_sample_dataloader(100)])
+    assert len(labels) == 100 and len(set(labels.tolist())) == 43
+    again = np.concatenate([y.numpy() for _, y in module.val_sample_dataloader(100)])
+    np.testing.assert_array_equal(labels, again)  # seeded

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tsr.data.corruptions import CORRUPTIONS, SEVERITIES, corrupted_test_set, sample_indices
+from tsr.data.corruptions import CORRUPTIONS, SEVERITIES, corrupted_test_set
 from tsr.data.gtsrb import Gtsrb
+from tsr.data.split import stratified_sample as sample_indices
 from tsr.inference.evaluation import evaluate
 
 from .test_evaluate import compose_evaluate

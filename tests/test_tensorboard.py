@@ -153,6 +153,8 @@ def test_projector_has_features_metadata_and_sprite(log_root, model: str, width:
     assert metadata[0] == "class\tname\tpredicted"
     rows = [line.split("\t") for line in metadata[1:]]
     assert len(rows) == 2000 and {name for _, name, _ in rows} <= set(CLASS_NAMES)
+    # a stratified sample: every one of the 43 classes is in the projector
+    assert len({c for c, _, _ in rows}) == 43
     assert all(CLASS_NAMES[int(c)] == name for c, name, _ in rows)
     vectors = (folder / "tensors.tsv").read_text().splitlines()
     assert len(vectors) == 2000 and len(vectors[0].split("\t")) == width

@@ -33,7 +33,6 @@ from tsr.io.progress import progress_bar
 log = logging.getLogger(__name__)
 
 SEVERITIES = (1, 2, 3, 4, 5)
-SAMPLE_SEED = 0
 
 
 def _fixed(value):
@@ -83,30 +82,6 @@ CORRUPTIONS: dict[str, tuple[str, Callable[[int], A.BasicTransform]]] = {
     "jpeg": ("digital", lambda s: A.ImageCompression(
         quality_range=_fixed([25, 18, 15, 10, 7][s - 1]), p=1)),
 }  # fmt: skip
-
-
-def sample_indices(labels: np.ndarray, count: int | None, seed: int = SAMPLE_SEED) -> np.ndarray:
-    """A seeded, class-stratified sample of exactly `count` test images (sorted): each class
-    in proportion to its share (largest remainders), at least one image each; None: all."""
-    if count is None or count >= len(labels):
-        return np.arange(len(labels))
-    classes, sizes = np.unique(labels, return_counts=True)
-    if count < len(classes):
-        raise ValueError(f"a stratified sample needs at least {len(classes)} images")
-    exact = count * sizes / len(labels)
-    quota = np.maximum(1, np.floor(exact).astype(int))
-    for i in np.argsort(-(exact - np.floor(exact)), kind="stable"):  # largest remainders
-        if quota.sum() >= count:
-            break
-        quota[i] += 1
-    while quota.sum() > count:  # the minimum of one per class overshot: trim the largest
-        quota[np.argmax(quota)] -= 1
-    rng = np.random.default_rng(seed)
-    chosen = [
-        rng.permutation(np.flatnonzero(labels == c))[:q]
-        for c, q in zip(classes, quota, strict=True)
-    ]
-    return np.sort(np.concatenate(chosen))
 
 
 def _seed(kind: str, severity: int) -> int:

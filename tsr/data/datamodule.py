@@ -17,7 +17,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
 from tsr.config.devices import resolve_device
 from tsr.config.schema import validate
@@ -30,7 +30,7 @@ from tsr.data.dataset import SignDataset, collate_batch
 from tsr.data.gtsrb import Gtsrb, load_gtsrb
 from tsr.data.preprocessing import channel_stats, num_channels
 from tsr.data.settings import DataSettings
-from tsr.data.split import split_by_track
+from tsr.data.split import split_by_track, stratified_sample
 from tsr.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -193,6 +193,13 @@ class GtsrbDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         assert self.val_set is not None, "call setup() first"
         return self._loader(self.val_set, self.eval_batch_size)
+
+    def val_sample_dataloader(self, count: int, seed: int = 0) -> DataLoader:
+        """A class-stratified, seeded sample of `count` validation images (every class in
+        proportion, at least one each): what the TensorBoard projector embeds."""
+        assert self.val_set is not None, "call setup() first"
+        indices = stratified_sample(np.asarray(self.val_set.labels), count, seed)
+        return self._loader(Subset(self.val_set, indices.tolist()), self.eval_batch_size)
 
     def test_dataloader(self) -> DataLoader:
         assert self.test_set is not None, "call setup() first"

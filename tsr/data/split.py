@@ -30,3 +30,27 @@ def split_by_track(
         val_tracks.append(rng.choice(class_tracks, size=n_val, replace=False))
     is_val = np.isin(tracks, np.concatenate(val_tracks))
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def stratified_sample(labels: np.ndarray, count: int | None, seed: int = 0) -> np.ndarray:
+    """A seeded, class-stratified sample of exactly `count` test images (sorted): each class
+    in proportion to its share (largest remainders), at least one image each; None: all."""
+    if count is None or count >= len(labels):
+        return np.arange(len(labels))
+    classes, sizes = np.unique(labels, return_counts=True)
+    if count < len(classes):
+        raise ValueError(f"a stratified sample needs at least {len(classes)} images")
+    exact = count * sizes / len(labels)
+    quota = np.maximum(1, np.floor(exact).astype(int))
+    for i in np.argsort(-(exact - np.floor(exact)), kind="stable"):  # largest remainders
+        if quota.sum() >= count:
+            break
+        quota[i] += 1
+    while quota.sum() > count:  # the minimum of one per class overshot: trim the largest
+        quota[np.argmax(quota)] -= 1
+    rng = np.random.default_rng(seed)
+    chosen = [
+        rng.permutation(np.flatnonzero(labels == c))[:q]
+        for c, q in zip(classes, quota, strict=True)
+    ]
+    return np.sort(np.concatenate(chosen))

@@ -19,9 +19,9 @@ from tsr.data.corruptions import (
     SEVERITIES,
     corrupted_test_set,
     fingerprint,
-    sample_indices,
 )
 from tsr.data.preprocessing import preprocess
+from tsr.data.split import stratified_sample
 from tsr.errors import ConfigError
 from tsr.inference.forward import logits_of
 from tsr.io.progress import progress_bar
@@ -45,7 +45,7 @@ def robustness_report(
     batch_size: int,
     baseline: str | None = None,
 ) -> dict[str, Any]:
-    indices = sample_indices(labels, images)
+    indices = stratified_sample(labels, images)
     clean, truth = rgb_test[indices], labels[indices]
     sets = corrupted_test_set(cache_dir, clean)
     accuracy: dict[str, list[float]] = {}

@@ -10,7 +10,8 @@ from tsr.tensorboard.writer import predict_split, tensorboard_writer
 class EmbeddingProjector(L.Callback):
     """At the end of training: `val_features` in TensorBoard's Projector tab.
 
-    Each point is one validation image (up to `max_samples`), its feature vector the
+    Each point is one validation image (a class-stratified, seeded sample of `max_samples`:
+    every class is present), its feature vector the
     input of the backbone's last linear layer; metadata columns are the true class,
     its name and the predicted class; the sprite shows the image itself.
     """
@@ -22,7 +23,11 @@ class EmbeddingProjector(L.Callback):
         writer = tensorboard_writer(trainer)
         if writer is None or self.max_samples < 1 or trainer.datamodule is None:
             return
-        loader = trainer.datamodule.val_dataloader()
+        datamodule = trainer.datamodule
+        # a class-stratified sample (the split is in class order: its first N images would
+        # cover the first classes only); a data module without one gives its first N images
+        sample = getattr(datamodule, "val_sample_dataloader", None)
+        loader = sample(self.max_samples) if sample else datamodule.val_dataloader()
         result = predict_split(pl_module, loader, limit=self.max_samples, features=True)
         names = pl_module.hparams.class_names
         predicted = result.probs.argmax(dim=1)
