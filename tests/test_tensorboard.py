@@ -86,6 +86,7 @@ def test_scalars_hparams_images_histograms_graph(log_root, model: str) -> None:
     tags = multiplexer.Runs()[run]
 
     scalars = set(tags["scalars"])
+    assert "epoch" not in scalars  # not the first card of the Time Series tab
     assert {
         "train/loss",
         "train/acc",
