@@ -125,7 +125,8 @@ def test_headline_command_runs_with_the_model_defaults(tmp_path: Path, cache_dir
     assert cost in result.stdout
     (metrics_file,) = (tmp_path / "logs" / "runs").glob("*/metrics.json")
     metrics = json.loads(metrics_file.read_text())
-    assert metrics["model_config"] == "multiscale" and metrics["parameters"] == 1_124_807
+    assert metrics["model"] == "multiscale" and metrics["backbone"] == "multiscale"
+    assert metrics["parameters"] == 1_124_807
     assert metrics["stn"] is True
     assert metrics["test/acc"] is not None
 

@@ -17,7 +17,7 @@ from tsr.config.identity import comparable, flat
 
 COLUMNS = (
     ("model", "model", "{}"),
-    ("model_config", "config", "{}"),
+    ("backbone", "backbone", "{}"),
     ("preprocessing", "data type", "{}"),
     ("epochs", "epochs", "{}"),
     ("seed", "seed", "{}"),
@@ -73,8 +73,10 @@ def markdown_table(runs: list[dict]) -> str:
         "|" + "---|" * len(COLUMNS),
     ]
     for run in runs:
+        if "model_config" in run:  # metrics.json before 2026-12-02: model was the backbone
+            run = {**run, "model": run["model_config"], "backbone": run.get("model")}
         if run.get("stn"):
-            run = {**run, "model": f"stn + {run['model']}"}
+            run = {**run, "backbone": f"stn + {run['backbone']}"}
         cells = [
             fmt.format(run[key]) if run.get(key) is not None else "-" for key, _, fmt in COLUMNS
         ]

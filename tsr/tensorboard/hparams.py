@@ -25,6 +25,13 @@ def _scalar(value: Any) -> Any:
     return str(value)
 
 
+def _class_name(node: Mapping[str, Any]) -> str:
+    """`torch.optim.AdamW` -> AdamW; the old `name: adamw` form as written; none."""
+    if "_target_" in node:
+        return str(node["_target_"]).rsplit(".", 1)[-1]
+    return str(node.get("name", "none"))
+
+
 def run_hparams(cfg: DictConfig) -> dict[str, Any]:
     """The settings that tell runs apart, flattened to `section.key` scalars."""
     model = OmegaConf.to_container(cfg.model, resolve=True)
@@ -37,9 +44,12 @@ def run_hparams(cfg: DictConfig) -> dict[str, Any]:
     }
     for key, value in (model.get("backbone_options") or {}).items():
         params[f"model.{key}"] = value
-    for key, value in (model.get("optimizer") or {}).items():
-        params[f"optimizer.{key}"] = value
-    params["scheduler"] = (model.get("scheduler") or {}).get("name", "none")
+    optimizer = model.get("optimizer") or {}
+    params["optimizer"] = _class_name(optimizer)
+    for key, value in optimizer.items():
+        if not key.startswith("_") and key != "name":
+            params[f"optimizer.{key}"] = value
+    params["scheduler"] = _class_name(model.get("scheduler") or {})
     params["data.preprocessing"] = data["preprocessing"]
     for key, value in data["jitter"].items():
         params[f"data.jitter.{key}"] = value

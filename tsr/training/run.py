@@ -153,7 +153,8 @@ def train(
         )
     cost = model.cost()
     log.info(
-        "model %s%s: %s parameters, %s MACs per image (forward)",
+        "model %s (backbone %s%s): %s parameters, %s MACs per image (forward)",
+        cfg.model.get("name") or cfg.model.backbone,
         cfg.model.backbone,
         " with a spatial transformer" if cfg.model.get("stn") else "",
         format_count(cost["parameters"]),
@@ -181,8 +182,8 @@ def train(
 
     timer = next((c for c in trainer.callbacks if isinstance(c, EpochTimer)), None)
     metrics = {
-        "model": cfg.model.backbone,
-        "model_config": cfg.model.get("name") or cfg.model.backbone,
+        "model": cfg.model.get("name") or cfg.model.backbone,  # the config's name, everywhere
+        "backbone": cfg.model.backbone,
         "stn": bool(cfg.model.get("stn", False)),
         "preprocessing": cfg.data.preprocessing,
         "epochs": trainer.current_epoch,
