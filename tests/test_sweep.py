@@ -69,6 +69,11 @@ def test_sweep_runs_summarizes_and_continues(tmp_path: Path, cache_dir, mirror) 
         "data_type": "rgb",
         "min_per_class": 3000,
     }
+    study = load(tmp_path, "resume")
+    assert study.metric_names == ["val/acc_best"]  # optuna-dashboard names the objective
+    recorded = first.user_attrs["overrides"]
+    keys = [o.split("=", 1)[0].lstrip("+~") for o in recorded]
+    assert len(keys) == len(set(keys))  # each key once, with the value that took effect
     # every trial's TensorBoard run is named by its number and holds its hparams
     for number in range(3):
         run_dir = tmp_path / "logs" / "tb" / "sweeps" / "resume" / f"trial_{number:04d}"
@@ -201,7 +206,7 @@ def test_ctrl_c_leaves_a_consistent_study_that_continues(tmp_path, cache_dir, mi
     deadline = time.monotonic() + 120
     for line in process.stdout:  # wait until trial 0 trains
         output += line
-        if "trial 0 epoch 2/" in line or time.monotonic() > deadline:
+        if "trial 0 step 1 " in line or time.monotonic() > deadline:
             break
     process.send_signal(signal.SIGINT)
     output += process.communicate(timeout=120)[0]
@@ -278,7 +283,7 @@ def test_kill_9_leaves_no_trial_running_for_ever(tmp_path, cache_dir, mirror) ->
     process = _sweep_cli(tmp_path, *args, "trainer.max_epochs=200")
     deadline = time.monotonic() + 120
     for line in process.stdout:
-        if "trial 0 epoch 1/" in line or time.monotonic() > deadline:
+        if "trial 0 step 0 " in line or time.monotonic() > deadline:
             break
     process.kill()
     process.wait(timeout=60)

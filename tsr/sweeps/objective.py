@@ -27,6 +27,17 @@ from tsr.training.run import build, train
 log = logging.getLogger("tsr.sweep")
 
 
+def effective_overrides(overrides: list[str]) -> list[str]:
+    """Each key once, with the value that takes effect (the last one given): the sweep's
+    default for a key followed by the user's value records only the user's."""
+    effective: dict[str, str] = {}
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        effective.pop(key, None)
+        effective[key] = override
+    return list(effective.values())
+
+
 class TrialError(Exception):
     """A trial failed by itself (recorded FAIL with its error; the sweep goes on)."""
 
@@ -84,7 +95,7 @@ class Objective:
             *(p.override(values[p.name]) for p in self.settings.params),
         ]
         trial_dir = self.sweep_dir / "trials" / f"{trial.number:04d}"
-        trial.set_user_attr("overrides", overrides)
+        trial.set_user_attr("overrides", effective_overrides(overrides))
         # who runs it: a later start on this host fails it at once if this process is gone
         trial.set_user_attr(WORKER, {"host": socket.gethostname(), "pid": os.getpid()})
         trial.set_user_attr("output_dir", str(trial_dir))

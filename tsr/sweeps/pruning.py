@@ -27,9 +27,11 @@ class TrialPruning(PyTorchLightningPruningCallback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         score = trainer.callback_metrics.get(self.monitor)
         if not trainer.sanity_checking and score is not None:
+            # Optuna's step is the epoch index (0-based), as optuna-dashboard plots it
             log.info(
-                "trial %d epoch %d/%d: %s %.4f",
+                "trial %d step %d (epoch %d of %d): %s %.4f",
                 self._trial.number,
+                pl_module.current_epoch,
                 pl_module.current_epoch + 1,
                 trainer.max_epochs,
                 self.monitor,

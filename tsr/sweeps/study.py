@@ -212,6 +212,10 @@ def open_study(
                 f"{study.direction.name.lower()}, not {settings.direction}: use another "
                 "sweep.study_name"
             ) from None
+    if study.metric_names is None:  # optuna-dashboard: the objective by name, not "Objective 0"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([settings.metric])
     study.sampler = make_sampler(settings, len(study.get_trials(deepcopy=False)))
     if created:
         for point in settings.enqueue:
