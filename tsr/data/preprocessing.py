@@ -58,6 +58,25 @@ CHAIN: dict[str, tuple[str | None, Callable[[np.ndarray], np.ndarray]]] = {
 }
 DATA_TYPES = tuple(CHAIN)
 
+# The same chain as OpenCV calls with their parameters, for programs without tsr (the ONNX
+# export's sidecar and its reference client, tsr/inference/reference_client.py)
+STEP_SPECS: dict[str, dict] = {
+    "gray": {"op": "cvtColor", "code": "COLOR_RGB2GRAY"},
+    "sharpen": {"op": "filter2D", "kernel": SHARPEN_KERNEL.tolist()},
+    "hist": {"op": "equalizeHist"},
+    "clahe": {"op": "CLAHE", "clipLimit": CLAHE_CLIP_LIMIT, "tileGridSize": list(CLAHE_TILES)},
+}
+
+
+def step_specs(data_type: str) -> list[dict]:
+    """The OpenCV calls that turn an RGB image into `data_type`, in order."""
+    steps = []
+    step: str | None = check_data_type(data_type)
+    while step is not None and step != "rgb":
+        steps.append(STEP_SPECS[step])
+        step = CHAIN[step][0]
+    return steps[::-1]
+
 
 def fingerprint() -> str:
     """A short digest of the chain's parameters: caches of data types are keyed by it,

@@ -20,11 +20,11 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from tsr.data.preprocessing import CLAHE_CLIP_LIMIT, CLAHE_TILES, SHARPEN_KERNEL
+from tsr.data.preprocessing import step_specs
 from tsr.errors import ConfigError, TsrError
 from tsr.inference.checkpoint import Classifier, load_classifier
 from tsr.inference.settings import check_command
-from tsr.io.atomic import write_bytes_atomic, write_json
+from tsr.io.atomic import write_bytes_atomic, write_json, write_text_atomic
 
 FORMATS = ("onnx", "torchscript")
 INPUT_NAME = "images"
@@ -156,6 +156,15 @@ def sidecar(
             "std": classifier.model.input_std.flatten().tolist(),
             "formula": "(image / 255 - mean) / std, per channel",
         },
+        # executable: what tsr/inference/reference_client.py (written beside the model) runs
+        "preprocessing": {
+            "decode": "RGB uint8, 3 channels",
+            "size": size,
+            "resize": "whole image, cv2.INTER_AREA",
+            "steps": step_specs(classifier.data_type),
+            "layout": "CHW uint8, batched NCHW",
+        },
+        "client": f"{model_file.name}.client.py",
         "preprocessing_before_the_model": [
             "decode to RGB uint8 (first frame; EXIF orientation applied; alpha on white)",
             f"resize the whole image to {size}x{size} with OpenCV INTER_AREA",
@@ -167,16 +176,19 @@ def sidecar(
 
 
 def _data_type_steps(data_type: str) -> str:
-    kernel = SHARPEN_KERNEL.astype(int).tolist()
-    steps = {
-        "rgb": "data type rgb: nothing (3 channels, RGB order)",
-        "gray": "data type gray: cv2.cvtColor(RGB2GRAY) (1 channel)",
-        "sharpen": f"data type sharpen: gray, then cv2.filter2D with {kernel}",
-        "hist": "data type hist: sharpen, then cv2.equalizeHist",
-        "clahe": f"data type clahe: hist, then CLAHE clipLimit={CLAHE_CLIP_LIMIT}, "
-        f"tileGridSize={CLAHE_TILES}",
+    """The data type's steps as OpenCV calls a reader can run (from `step_specs`)."""
+    calls = {
+        "cvtColor": lambda st: f"cv2.cvtColor(image, cv2.{st['code']}) (ITU-R 601 luminance)",
+        "filter2D": lambda st: f"cv2.filter2D(image, -1, np.float32({st['kernel']}))",
+        "equalizeHist": lambda st: "cv2.equalizeHist(image)",
+        "CLAHE": lambda st: (
+            f"cv2.createCLAHE(clipLimit={st['clipLimit']}, "
+            f"tileGridSize={tuple(st['tileGridSize'])}).apply(image)"
+        ),
     }
-    return steps[data_type] + " (tsr.data.preprocessing.preprocess does exactly this)"
+    steps = [calls[st["op"]](st) for st in step_specs(data_type)]
+    chain = ", then ".join(steps) if steps else "nothing (3 channels, RGB order)"
+    return f"data type {data_type}: {chain}"
 
 
 def export_classifier(
@@ -193,6 +205,9 @@ def export_classifier(
     diff = check_export(classifier, path, fmt) if check else None
     info = sidecar(classifier, fmt, path, opset if fmt == "onnx" else None)
     info_path = write_json(path.with_name(f"{path.name}.json"), info)
+    # a standalone program (onnxruntime, numpy, OpenCV) that prepares images and runs it
+    client = Path(__file__).with_name("reference_client.py").read_text()
+    write_text_atomic(path.with_name(f"{path.name}.client.py"), client)
     return path, info_path, diff
 
 
