@@ -150,6 +150,22 @@ def test_the_pruner_stops_a_bad_trial(tmp_path: Path, cache_dir, mirror) -> None
     assert bad.state == TrialState.PRUNED
     assert bad.user_attrs["epochs"] < 4
     assert max(bad.intermediate_values.values()) < good.intermediate_values[0]
+    # in TensorBoard's HParams: the pruned trial says so, with the epochs it ran
+    from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    tb = tmp_path / "logs" / "tb" / "sweeps" / "pruning"
+    multiplexer = EventMultiplexer().AddRunsFromDirectory(str(tb))
+    multiplexer.Reload()
+    for trial, status in ((good, "complete"), (bad, "pruned")):
+        content = multiplexer.PluginRunToTagToContent("hparams")[f"trial_{trial.number:04d}"]
+        start = plugin_data_pb2.HParamsPluginData.FromString(
+            content["_hparams_/session_start_info"]
+        )
+        hparams = start.session_start_info.hparams
+        assert hparams["status"].string_value == status
+        assert hparams["kind"].string_value == "sweep trial"
+        assert hparams["epochs"].number_value == trial.user_attrs["epochs"]
 
 
 @pytest.mark.parametrize(

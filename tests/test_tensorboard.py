@@ -104,9 +104,8 @@ def test_scalars_hparams_images_histograms_graph(log_root, model: str) -> None:
     assert hp_test.value == pytest.approx(metrics[model]["test/acc"])
 
     content = multiplexer.PluginRunToTagToContent("hparams")[run]
-    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"])
-    metric_tags = {info.name.tag for info in experiment.experiment.metric_infos}
-    assert metric_tags == {"hp/val_acc_best", "hp/test_acc"}
+    # no experiment summary per run: TensorBoard builds one over all runs (see the server test)
+    assert "_hparams_/experiment" not in content
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
     hparams = start.session_start_info.hparams
     assert hparams["model"].string_value == model
@@ -121,6 +120,8 @@ def test_scalars_hparams_images_histograms_graph(log_root, model: str) -> None:
     ):
         assert key in hparams, key
     assert hparams["trainer.max_epochs"].number_value == 2
+    assert hparams["epochs"].number_value == 2 and hparams["status"].string_value == "complete"
+    assert hparams["kind"].string_value == "run"
 
     assert set(tags["images"]) == {
         "samples/preprocessed",
@@ -221,6 +222,24 @@ def test_tensorboard_server_serves_both_runs(log_root) -> None:
             assert all(0 <= value <= 1 for _, _, value in series)
         projector_runs = _get(f"{base}/plugin/projector/runs")
         assert sorted(projector_runs) == sorted(runs)
+        # the HParams tab: one experiment over both runs, opening on what tells them apart
+        request = urllib.request.Request(
+            f"{base}/plugin/hparams/experiment",
+            data=json.dumps({"experimentName": ""}).encode(),
+            headers={"Content-Type": "application/json", "X-TensorBoard-Feature-Flags": "{}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            experiment = json.loads(response.read())
+        infos = experiment["hparamInfos"]
+        names = [info["name"] for info in infos]
+        differing = [info["name"] for info in infos if info.get("differs")]
+        assert {"model", "data.preprocessing"} <= set(differing)
+        assert names[: len(differing)] == differing  # the columns the tab opens with
+        assert "model.stage1" in names and "model.pool" in names  # options of one model each
+        stn = next(info for info in infos if info["name"] == "model.stn")
+        assert stn["type"] == "DATA_TYPE_STRING"  # true/false, not 0.0/1.0
+        metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
+        assert {"hp/test_acc", "hp/val_acc_best"} <= metrics
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -121,7 +121,10 @@ def test_headline_command_runs_with_the_model_defaults(tmp_path: Path, cache_dir
         f"data.mirror={mirror}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    cost = "model multiscale with a spatial transformer: 1.12 M parameters, 32.4 M MACs per image"
+    cost = (
+        "model multiscale (backbone multiscale with a spatial transformer): 1.12 M parameters, "
+        "32.4 M MACs per image"
+    )
     assert cost in result.stdout
     (metrics_file,) = (tmp_path / "logs" / "runs").glob("*/metrics.json")
     metrics = json.loads(metrics_file.read_text())

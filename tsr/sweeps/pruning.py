@@ -44,5 +44,6 @@ class TrialPruning(PyTorchLightningPruningCallback):
             self._trial.set_user_attr("epochs", pl_module.current_epoch + 1)
             if best is not None:
                 self._trial.set_user_attr("val/acc_best", float(best))
-                log_hparams(trainer, self.cfg, {"val/acc_best": float(best)})
+                ran = {"val/acc_best": float(best), "epochs": pl_module.current_epoch + 1}
+                log_hparams(trainer, self.cfg, ran, status="pruned")
             raise

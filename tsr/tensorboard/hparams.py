@@ -7,7 +7,9 @@ from typing import Any
 
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
-from torch.utils.tensorboard.summary import hparams
+from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
+from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
 from tsr.tensorboard.writer import tensorboard_writer
 
@@ -17,10 +19,13 @@ HPARAM_METRICS = {"val/acc_best": "hp/val_acc_best", "test/acc": "hp/test_acc"}
 
 
 def _scalar(value: Any) -> Any:
-    """TensorBoard hparams take bool, int, float or str."""
+    """TensorBoard hparams take int, float or str; booleans as true/false (TensorBoard
+    shows a bool hparam as 0.0/1.0)."""
     if value is None:
         return "none"
-    if isinstance(value, bool | int | float | str):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
         return value
     return str(value)
 
@@ -60,8 +65,35 @@ def run_hparams(cfg: DictConfig) -> dict[str, Any]:
     return {key: _scalar(value) for key, value in params.items()}
 
 
-def log_hparams(trainer: L.Trainer, cfg: DictConfig, metrics: Mapping[str, Any]) -> None:
-    """Write the run's hparams with its final metrics (no -1 placeholder)."""
+# TensorBoard's session statuses (it has none for "stopped early": a pruned trial is
+# UNKNOWN there, never SUCCESS, and the `status` hparam column says pruned)
+STATUSES = {
+    "complete": api_pb2.STATUS_SUCCESS,
+    "pruned": api_pb2.STATUS_UNKNOWN,
+    "failed": api_pb2.STATUS_FAILURE,
+}
+
+
+def _session_end(status: int) -> Summary:
+    """The session-end summary with a chosen status (torch's always says success)."""
+    content = plugin_data_pb2.HParamsPluginData(
+        session_end_info=plugin_data_pb2.SessionEndInfo(status=status), version=0
+    ).SerializeToString()
+    metadata = SummaryMetadata(
+        plugin_data=SummaryMetadata.PluginData(plugin_name="hparams", content=content)
+    )
+    return Summary(value=[Summary.Value(tag="_hparams_/session_end_info", metadata=metadata)])
+
+
+def log_hparams(
+    trainer: L.Trainer, cfg: DictConfig, metrics: Mapping[str, Any], status: str = "complete"
+) -> None:
+    """Write the run's hparams with its final metrics (no -1 placeholder), the epochs it
+    really ran and its status (a pruned trial: aborted).
+
+    No run writes an experiment summary: TensorBoard then builds one over all runs, with
+    every hparam any run has (options only some models have included) and those whose
+    values differ first, which are the columns the HParams tab opens with."""
     values = {
         tag: float(metrics[key])
         for key, tag in HPARAM_METRICS.items()
@@ -72,12 +104,18 @@ def log_hparams(trainer: L.Trainer, cfg: DictConfig, metrics: Mapping[str, Any])
     writer = tensorboard_writer(trainer)
     if writer is None:
         return
+    params = run_hparams(cfg)
+    # the epochs it really ran (a pruned trial stops inside an epoch's validation)
+    params["epochs"] = int(metrics.get("epochs") or trainer.current_epoch + 1)
+    params["status"] = status
+    logger = (cfg.get("logger") or {}).get("tensorboard") or {}
+    params["kind"] = "sweep trial" if str(logger.get("name", "")).startswith("sweeps/") else "run"
     # Written here rather than with Lightning's log_hyperparams, which puts the metric
     # scalars at step 0: TensorBoard drops a scalar whose step goes back in time.
-    experiment, start, end = hparams(run_hparams(cfg), values)
     file_writer = writer._get_file_writer()
-    for summary in (experiment, start, end):
-        file_writer.add_summary(summary)
+    _experiment, session_start, _end = hparams_summaries(params, values)
+    file_writer.add_summary(session_start)
+    file_writer.add_summary(_session_end(STATUSES[status]))
     for tag, value in values.items():
         writer.add_scalar(tag, value, trainer.global_step)
     writer.flush()
