@@ -163,9 +163,9 @@ def test_the_pruner_stops_a_bad_trial(tmp_path: Path, cache_dir, mirror) -> None
             content["_hparams_/session_start_info"]
         )
         hparams = start.session_start_info.hparams
-        assert hparams["status"].string_value == status
-        assert hparams["kind"].string_value == "sweep trial"
-        assert hparams["epochs"].number_value == trial.user_attrs["epochs"]
+        assert hparams["Status"].string_value == status
+        assert hparams["Kind"].string_value == "sweep trial"
+        assert hparams["Epochs"].number_value == trial.user_attrs["epochs"]
 
 
 @pytest.mark.parametrize(

@@ -108,8 +108,8 @@ def test_scalars_hparams_images_histograms_graph(log_root, model: str) -> None:
     assert "_hparams_/experiment" not in content
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
     hparams = start.session_start_info.hparams
-    assert hparams["model"].string_value == model
-    assert hparams["data.preprocessing"].string_value == RUNS[model]
+    assert hparams["Model"].string_value == model
+    assert hparams["Data type"].string_value == RUNS[model]
     for key in (
         "optimizer.lr",
         "model.dropout",
@@ -120,8 +120,8 @@ def test_scalars_hparams_images_histograms_graph(log_root, model: str) -> None:
     ):
         assert key in hparams, key
     assert hparams["trainer.max_epochs"].number_value == 2
-    assert hparams["epochs"].number_value == 2 and hparams["status"].string_value == "complete"
-    assert hparams["kind"].string_value == "run"
+    assert hparams["Epochs"].number_value == 2 and hparams["Status"].string_value == "complete"
+    assert hparams["Kind"].string_value == "run"
 
     assert set(tags["images"]) == {
         "samples/preprocessed",
@@ -233,7 +233,8 @@ def test_tensorboard_server_serves_both_runs(log_root) -> None:
         infos = experiment["hparamInfos"]
         names = [info["name"] for info in infos]
         differing = [info["name"] for info in infos if info.get("differs")]
-        assert {"model", "data.preprocessing"} <= set(differing)
+        assert {"Model", "Data type"} <= set(differing)
+        assert names[:2] == ["Data type", "Model"]  # the first columns the tab shows
         assert names[: len(differing)] == differing  # the columns the tab opens with
         assert "model.stage1" in names and "model.pool" in names  # options of one model each
         stn = next(info for info in infos if info["name"] == "model.stn")

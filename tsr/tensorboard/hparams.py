@@ -42,7 +42,9 @@ def run_hparams(cfg: DictConfig) -> dict[str, Any]:
     model = OmegaConf.to_container(cfg.model, resolve=True)
     data = OmegaConf.to_container(cfg.data, resolve=True)
     params: dict[str, Any] = {
-        "model": model.get("name") or model["backbone"],
+        # Capitalised: TensorBoard opens the HParams tab on the first five differing hparams
+        # sorted by name, and capitals sort first, so a comparison opens on these columns
+        "Model": model.get("name") or model["backbone"],
         "model.backbone": model["backbone"],
         "model.stn": model.get("stn", False),
         "model.label_smoothing": model.get("label_smoothing", 0.0),
@@ -55,7 +57,7 @@ def run_hparams(cfg: DictConfig) -> dict[str, Any]:
         if not key.startswith("_") and key != "name":
             params[f"optimizer.{key}"] = value
     params["scheduler"] = _class_name(model.get("scheduler") or {})
-    params["data.preprocessing"] = data["preprocessing"]
+    params["Data type"] = data["preprocessing"]
     for key, value in data["jitter"].items():
         params[f"data.jitter.{key}"] = value
     params["data.min_per_class"] = data["min_per_class"]
@@ -106,10 +108,10 @@ def log_hparams(
         return
     params = run_hparams(cfg)
     # the epochs it really ran (a pruned trial stops inside an epoch's validation)
-    params["epochs"] = int(metrics.get("epochs") or trainer.current_epoch + 1)
-    params["status"] = status
+    params["Epochs"] = int(metrics.get("epochs") or trainer.current_epoch + 1)
+    params["Status"] = status
     logger = (cfg.get("logger") or {}).get("tensorboard") or {}
-    params["kind"] = "sweep trial" if str(logger.get("name", "")).startswith("sweeps/") else "run"
+    params["Kind"] = "sweep trial" if str(logger.get("name", "")).startswith("sweeps/") else "run"
     # Written here rather than with Lightning's log_hyperparams, which puts the metric
     # scalars at step 0: TensorBoard drops a scalar whose step goes back in time.
     file_writer = writer._get_file_writer()
