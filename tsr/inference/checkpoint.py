@@ -215,3 +215,19 @@ def load_classifier(
         class_names=tuple(hparams["class_names"]),
         path=path,
     )
+
+
+def load_committee(
+    ckpt: Any, device: str | None = "auto", data_type: str | None = None, calibrated: bool = False
+) -> list[Classifier]:
+    """`ckpt` is one checkpoint or a list of them (a committee); their classifiers, which
+    must name the same classes."""
+    paths = (
+        list(ckpt)
+        if isinstance(ckpt, list | tuple) or type(ckpt).__name__ == "ListConfig"
+        else [ckpt]
+    )
+    members = [load_classifier(path, device, data_type, calibrated) for path in paths]
+    if len({m.class_names for m in members}) > 1:
+        raise ConfigError("the checkpoints name their classes differently: not one committee")
+    return members

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -19,7 +19,7 @@ from rich.table import Table
 from tsr.data.cache import save_npz_atomic
 from tsr.data.datamodule import GtsrbDataModule
 from tsr.errors import ConfigError
-from tsr.inference.checkpoint import Classifier, load_classifier
+from tsr.inference.checkpoint import Classifier, load_committee
 from tsr.inference.forward import logits_of, probabilities_of
 from tsr.inference.metrics import classification_report
 from tsr.inference.robustness import robustness_report
@@ -45,10 +45,6 @@ def _worst_mistakes(probs: torch.Tensor, labels: np.ndarray, count: int) -> np.n
     wrong = np.flatnonzero(predicted.numpy() != labels)
     order = np.argsort(-confidence.numpy()[wrong], kind="stable")
     return wrong[order][:count]
-
-
-def _checkpoints(ckpt: Any) -> list[Any]:
-    return list(ckpt) if isinstance(ckpt, list | tuple | ListConfig) else [ckpt]
 
 
 def _member_logits(classifier: Classifier, cfg: DictConfig, advance) -> tuple[torch.Tensor, Any]:
@@ -101,14 +97,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate `cfg.ckpt` (one checkpoint, or a list: a committee averaging the members'
     probabilities) on the test split; write the outputs; return the report."""
     check_command("evaluate", cfg)  # every option, before anything is read
-    ckpts = _checkpoints(cfg.ckpt)
-    if len(ckpts) > 1 and cfg.robustness:
+    members = load_committee(cfg.ckpt, cfg.device, cfg.get("data_type"), cfg.calibrated)
+    if len(members) > 1 and cfg.robustness:
         raise ConfigError("robustness=true takes one checkpoint; evaluate the members one by one")
-    members = [
-        load_classifier(ckpt, cfg.device, cfg.get("data_type"), cfg.calibrated) for ckpt in ckpts
-    ]
-    if len({m.class_names for m in members}) > 1:
-        raise ConfigError("the checkpoints name their classes differently: not one committee")
     classifier = members[0]
     output_dir = Path(cfg.output_dir)
     start = time.perf_counter()

@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tsr.errors import ConfigError, ImageReadError
-from tsr.inference.checkpoint import Classifier, load_classifier
+from tsr.inference.checkpoint import Classifier, load_committee
 from tsr.inference.figures import prediction_sheet
 from tsr.inference.forward import probabilities_of
 from tsr.inference.images import model_input, read_image, thumbnail
@@ -65,12 +65,7 @@ def predict(cfg: DictConfig) -> PredictResult:
     inputs = _inputs_list(cfg.inputs)
     if not inputs:
         raise ConfigError("no inputs: pass inputs=<image files, folders or glob patterns>")
-    ckpts = list(cfg.ckpt) if isinstance(cfg.ckpt, ListConfig | list | tuple) else [cfg.ckpt]
-    members = [
-        load_classifier(ckpt, cfg.device, cfg.get("data_type"), cfg.calibrated) for ckpt in ckpts
-    ]
-    if len({m.class_names for m in members}) > 1:
-        raise ConfigError("the checkpoints name their classes differently: not one committee")
+    members = load_committee(cfg.ckpt, cfg.device, cfg.get("data_type"), cfg.calibrated)
     classifier = members[0]
     output_dir = Path(cfg.output_dir)
     predictions: list[Prediction] = []
