@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup train test test-fast lint format lock clean-logs
+.PHONY: setup train test test-fast lint format lock clean-logs notebooks
 
 $(BIN)/tsr-train: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ test: lint
 # the fast tier: no GTSRB archives needed (a small synthetic archive in their layout)
 test-fast: lint
 	TSR_TEST_DATA=synthetic $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# the notebooks run on your logs, rendered with their figures to notebooks/_build/*.html:
+# make notebooks [LOGS=logs] [PHOTOS=folder of sign photos from outside GTSRB]
+LOGS ?= logs
+notebooks: setup
+	cd notebooks && TSR_LOGS=$(abspath $(LOGS)) $(if $(PHOTOS),TSR_PHOTOS=$(abspath $(PHOTOS))) \
+		$(abspath $(BIN))/jupyter nbconvert --execute --to html --output-dir _build \
+		--ExecutePreprocessor.timeout=3600 01_data.ipynb 02_results.ipynb
 
 format: setup
 	$(BIN)/ruff check --fix .

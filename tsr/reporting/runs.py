@@ -108,7 +108,7 @@ def describe(values: list[float]) -> dict[str, float | int | None]:
     return {"n": n, "mean": mean, "std": std, "ci_low": float(low), "ci_high": float(high)}
 
 
-def _labels(groups: list[Group]) -> list[str]:
+def group_labels(groups: list[Group]) -> list[str]:
     """Each group named by the settings that differ between the groups."""
     flats = [flat(json.loads(g.key)) if not g.key.startswith("<") else {} for g in groups]
     keys = sorted({k for f in flats for k in f})
@@ -139,7 +139,7 @@ def seeds_table(groups: list[Group]) -> str:
         header += [f"{title} mean ± std", f"{title} 95 % CI"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     rows = []
-    for group, label in zip(groups, _labels(groups), strict=True):
+    for group, label in zip(groups, group_labels(groups), strict=True):
         seeds = ", ".join(str(r.metrics.get("seed", "?")) for r in group.runs)
         cells = [label, str(len(group.runs)), seeds]
         summary = {}
