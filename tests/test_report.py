@@ -54,6 +54,24 @@ def test_a_3_seed_multirun_is_one_row(tmp_path: Path, capsys) -> None:
     assert "| 3 | 1, 2, 3 | 96.00% ± 1.00% | 93.52% - 98.48% |" in row
 
 
+def test_seeds_run_from_other_folders_are_one_configuration(tmp_path: Path) -> None:
+    """Where the data, the mirror and the logs were is not the configuration (seeds of one
+    study continued from another checkout), but every setting of the run is."""
+    folder = tmp_path / "multiruns"
+    for job, (place, extra) in enumerate([("a", []), ("b", []), ("c", ["data.batch_size=64"])]):
+        cfg = compose_train(
+            tmp_path,
+            tmp_path / place / "data",
+            tmp_path / place / "mirror",
+            f"paths.log_dir={tmp_path / place / 'logs'}",
+            f"seed={job}",
+            *extra,
+        )
+        _fake_run(folder / str(job), cfg, 0.95)
+    groups = group_by_configuration(find_runs([folder]))
+    assert sorted(len(g.runs) for g in groups) == [1, 2]
+
+
 def test_describe_matches_hand_computed_values() -> None:
     d = describe([0.95, 0.96, 0.97])
     assert d["n"] == 3 and d["mean"] == pytest.approx(0.96) and d["std"] == pytest.approx(0.01)

@@ -21,12 +21,25 @@ def _replace_in_strings(node: Any, old: str, new: str) -> Any:
     return node.replace(old, new) if isinstance(node, str) and old else node
 
 
-def comparable(config: dict[str, Any], without_seed: bool = False) -> dict[str, Any]:
+def comparable(
+    config: dict[str, Any], without_seed: bool = False, without_locations: bool = False
+) -> dict[str, Any]:
     """`config` without what names the run: its folder (also inside other paths such as
-    the checkpoint folder), its TensorBoard version and the resume settings; and with
-    `without_seed`, the seeds too."""
-    output_dir = str((config.get("paths") or {}).get("output_dir") or "")
-    config = _replace_in_strings(config, output_dir, "<run>")
+    the checkpoint folder), its TensorBoard version and the resume settings; with
+    `without_seed`, the seeds too; with `without_locations`, where the data, the archive
+    mirror and the logs are (runs of one configuration made from other folders or other
+    machines: the archives' content is checked by SHA-256 wherever they are)."""
+    paths = config.get("paths") or {}
+    config = _replace_in_strings(config, str(paths.get("output_dir") or ""), "<run>")
+    if without_locations:
+        config = {key: value for key, value in config.items() if key != "paths"}
+        if isinstance(config.get("data"), dict):
+            config["data"] = {
+                k: v for k, v in config["data"].items() if k not in ("data_dir", "mirror")
+            }
+        for name, node in (config.get("logger") or {}).items():
+            if isinstance(node, dict):
+                config["logger"][name] = {k: v for k, v in node.items() if k != "save_dir"}
     config = {key: value for key, value in config.items() if key not in ("resume", "ckpt_path")}
     config["paths"] = {k: v for k, v in (config.get("paths") or {}).items() if k != "output_dir"}
     loggers = {}

@@ -92,7 +92,11 @@ def group_by_configuration(runs: list[Run]) -> list[Group]:
         if run.config is None:
             key = f"<no config.yaml: {run.folder}>"
         else:
-            key = json.dumps(comparable(run.config, without_seed=True), sort_keys=True, default=str)
+            key = json.dumps(
+                comparable(run.config, without_seed=True, without_locations=True),
+                sort_keys=True,
+                default=str,
+            )
         groups.setdefault(key, Group(key)).runs.append(run)
     return list(groups.values())
 
