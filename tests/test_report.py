@@ -72,6 +72,27 @@ def test_seeds_run_from_other_folders_are_one_configuration(tmp_path: Path) -> N
     assert sorted(len(g.runs) for g in groups) == [1, 2]
 
 
+def test_seed_pairs_use_welchs_test(tmp_path: Path, capsys) -> None:
+    """t = 0.05 / sqrt(1e-4 / 3 + 1e-4 / 3) = 6.1237 with 4 degrees of freedom: two-sided
+    p = 2 * P(T_4 > 6.1237) = 0.0036 (t table); the single-seed configuration is left out."""
+    multirun = tmp_path / "multiruns" / "2026-12-02_00-00-00"
+    accuracies = {"lenet": [0.95, 0.96, 0.97], "resnet": [0.90, 0.91, 0.92], "inception": [0.9]}
+    job = 0
+    for model, values in accuracies.items():
+        for seed, acc in enumerate(values, start=1):
+            cfg = compose_train(
+                tmp_path, tmp_path / "data", tmp_path / "m", f"model={model}", f"seed={seed}"
+            )
+            _fake_run(multirun / str(job), cfg, acc)
+            job += 1
+    main([str(multirun)])
+    out = capsys.readouterr().out
+    pairs = out[out.index("Welch") :]
+    row = next(line for line in pairs.splitlines() if line.startswith("| name=lenet"))
+    assert "| +5.00 points | 6.12 | 0.0036 | yes |" in row and "name=resnet" in row
+    assert "inception" not in pairs
+
+
 def test_describe_matches_hand_computed_values() -> None:
     d = describe([0.95, 0.96, 0.97])
     assert d["n"] == 3 and d["mean"] == pytest.approx(0.96) and d["std"] == pytest.approx(0.01)

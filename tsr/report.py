@@ -3,8 +3,9 @@
 Prints a Markdown table with one row per run (sorted by test accuracy), then, when a
 configuration was run with several seeds (`python -m tsr.train -m seed=1,2,3 ...`), one
 row per configuration: n, mean ± standard deviation and the 95 % confidence interval (t)
-of the test and best validation accuracy. Configurations are equal when their resolved
-config.yaml is, apart from the seeds and paths.
+of the test and best validation accuracy; and per pair of such configurations, the
+difference of their mean test accuracy with Welch's t-test over the seeds. Configurations
+are equal when their resolved config.yaml is, apart from the seeds and paths.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tsr.reporting.runs import find_runs, group_by_configuration, markdown_table, seeds_table
+from tsr.reporting.runs import (
+    find_runs,
+    group_by_configuration,
+    markdown_table,
+    seed_pairs_table,
+    seeds_table,
+)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,6 +36,11 @@ def main(argv: list[str] | None = None) -> None:
         print("Over seeds (mean ± sample std; 95 % CI of the mean, t distribution):")
         print()
         print(seeds_table(groups))
+    if sum(len(group.runs) > 1 for group in groups) > 1:
+        print()
+        print("Pairs of configurations over seeds (Welch's t-test of the mean test accuracy):")
+        print()
+        print(seed_pairs_table(groups))
 
 
 if __name__ == "__main__":

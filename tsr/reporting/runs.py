@@ -162,3 +162,32 @@ def seeds_table(groups: list[Group]) -> str:
     for _, cells in sorted(rows, key=lambda row: -(row[0] if row[0] == row[0] else -1)):
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def seed_pairs_table(groups: list[Group], key: str = "test/acc") -> str:
+    """Per pair of configurations with 2+ seeds each: the difference of their mean `key`
+    and Welch's t-test of it over the seeds (scipy.stats.ttest_ind, equal_var=False): is
+    the difference larger than seed-to-seed noise? (`tsr.compare` asks the other question,
+    whether two fixed models differ beyond the test set's sampling noise.)"""
+    labelled = [
+        (label, [r.metrics[key] for r in g.runs if r.metrics.get(key) is not None])
+        for g, label in zip(groups, group_labels(groups), strict=True)
+    ]
+    labelled = sorted(
+        ((label, v) for label, v in labelled if len(v) >= 2),
+        key=lambda lv: -statistics.fmean(lv[1]),
+    )
+    lines = [
+        "| A | B | mean A - mean B | Welch t | p | differs at 0.05 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for i, (label_a, a) in enumerate(labelled):
+        for label_b, b in labelled[i + 1 :]:
+            test = stats.ttest_ind(a, b, equal_var=False)
+            diff = statistics.fmean(a) - statistics.fmean(b)
+            p = float(test.pvalue)
+            lines.append(
+                f"| {label_a} | {label_b} | {diff * 100:+.2f} points | "
+                f"{float(test.statistic):.2f} | {p:.3g} | {'yes' if p < 0.05 else 'no'} |"
+            )
+    return "\n".join(lines)
