@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import functools
 import os
+import subprocess
+import sys
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -30,6 +33,26 @@ register_command_schemas()
 
 REPO = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO / "conf"
+
+
+def run_tsr(
+    command: str,
+    *args: str,
+    root: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: int = 600,
+) -> subprocess.CompletedProcess[str]:
+    """`python -m tsr.<command> args` as a user runs it: from the repository root,
+    TSR_ROOT=root when given (where logs and data go), extra environment variables `env`,
+    output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", f"tsr.{command}", *args],
+        cwd=REPO,
+        env={**os.environ, **({"TSR_ROOT": str(root)} if root is not None else {}), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def compose_train(tmp_path: Path, cache_dir: Path, mirror: Path, *overrides: str) -> DictConfig:

@@ -3,44 +3,33 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from .conftest import run_tsr
 
 
 @pytest.mark.slow
 def test_benchmark_smoke(tmp_path: Path, cache_dir: Path, mirror: Path) -> None:
     out = tmp_path / "results"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tsr.bench",
-            "bench.models=[lenet,multiscale_small]",
-            "bench.steps=3",
-            "bench.warmup_steps=1",
-            "bench.repeats=1",
-            "bench.loader_batches=3",
-            "bench.epoch_batches=3",
-            "bench.epoch_repeats=1",
-            "bench.latency_runs=5",
-            "bench.inference_batch=32",
-            "bench.memory_batches=3",
-            "bench.peak_seconds=0.2",
-            f"bench.output_dir={out}",
-            f"paths.data_dir={cache_dir}",
-            f"data.mirror={mirror}",
-        ],
-        cwd=REPO,
-        env={**os.environ, "TSR_ROOT": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=600,
+    result = run_tsr(
+        "bench",
+        "bench.models=[lenet,multiscale_small]",
+        "bench.steps=3",
+        "bench.warmup_steps=1",
+        "bench.repeats=1",
+        "bench.loader_batches=3",
+        "bench.epoch_batches=3",
+        "bench.epoch_repeats=1",
+        "bench.latency_runs=5",
+        "bench.inference_batch=32",
+        "bench.memory_batches=3",
+        "bench.peak_seconds=0.2",
+        f"bench.output_dir={out}",
+        f"paths.data_dir={cache_dir}",
+        f"data.mirror={mirror}",
+        root=tmp_path,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (report,) = out.glob("*.json")

@@ -4,39 +4,30 @@ does, with the same global batch; one set of results is written."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from .conftest import run_tsr
 
 pytestmark = pytest.mark.slow
 
 
 def _train(root: Path, cache_dir: Path, mirror: Path, *overrides: str) -> dict:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tsr.train",
-            "model=lenet",
-            "data.preprocessing=gray",
-            "model.optimizer.lr=2e-3",
-            "trainer.max_epochs=3",
-            "callbacks=minimal",
-            "trainer.enable_progress_bar=false",
-            f"paths.data_dir={cache_dir}",
-            f"data.mirror={mirror}",
-            *overrides,
-        ],
-        cwd=REPO,
+    result = run_tsr(
+        "train",
+        "model=lenet",
+        "data.preprocessing=gray",
+        "model.optimizer.lr=2e-3",
+        "trainer.max_epochs=3",
+        "callbacks=minimal",
+        "trainer.enable_progress_bar=false",
+        f"paths.data_dir={cache_dir}",
+        f"data.mirror={mirror}",
+        *overrides,
+        root=root,
         # one compute thread per process: two processes share this machine's cores
-        env={**os.environ, "TSR_ROOT": str(root), "OMP_NUM_THREADS": "1"},
-        capture_output=True,
-        text=True,
+        env={"OMP_NUM_THREADS": "1"},
         timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -4,9 +4,6 @@ loop measured it), consistent per-class metrics, the figures and report; clear e
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +16,7 @@ from PIL import Image
 from tsr.compare import main as compare_main
 from tsr.inference.evaluation import evaluate
 
-from .conftest import CONF_DIR, REPO
+from .conftest import CONF_DIR, run_tsr
 
 
 def compose_evaluate(tmp_path: Path, cache_dir: Path, mirror: Path, *overrides: str) -> DictConfig:
@@ -100,21 +97,10 @@ def test_evaluate_keeps_predictions_and_calibration_for_compare(
     assert "McNemar p" in table and table.count("\n| lenet") == 1
 
 
-def _run_cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tsr.evaluate", *overrides],
-        cwd=REPO,
-        env={**os.environ, "TSR_ROOT": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 @pytest.mark.slow  # measured > 5 s (Xeon, 2 cores)
 def test_cli_reports_a_bad_checkpoint_in_one_line(tmp_path: Path):
     """(Every kind of bad checkpoint is covered in-process by test_checkpoint.py.)"""
-    result = _run_cli(tmp_path, f"ckpt={_foreign(tmp_path)}")
+    result = run_tsr("evaluate", f"ckpt={_foreign(tmp_path)}", root=tmp_path, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == 2, output[-2000:]
     assert "is not a tsr checkpoint" in output and "Traceback" not in output

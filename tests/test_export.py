@@ -4,9 +4,7 @@ real test images; the sidecar says how to feed the model."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +19,7 @@ from tsr.inference.exporting import export
 from tsr.inference.forward import logits_of
 from tsr.inference.images import model_input, read_image
 
-from .conftest import CONF_DIR, REPO
+from .conftest import CONF_DIR, run_tsr
 
 
 def _export(tmp_path: Path, ckpt: Path, fmt: str) -> tuple[Path, Path]:
@@ -80,15 +78,8 @@ def test_torchscript_agrees_with_pytorch(tmp_path: Path, tiny_checkpoint: Path, 
 
 @pytest.mark.slow
 def test_cli_export_and_a_bad_format(tmp_path: Path, tiny_checkpoint: Path):
-    def run(*overrides: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "tsr.export", f"ckpt={tiny_checkpoint}", *overrides],
-            cwd=REPO,
-            env={**os.environ, "TSR_ROOT": str(tmp_path)},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+    def run(*overrides: str) -> subprocess.CompletedProcess[str]:
+        return run_tsr("export", f"ckpt={tiny_checkpoint}", *overrides, root=tmp_path, timeout=300)
 
     bad = run("format=tflite")
     assert bad.returncode == 2 and "valid choices: onnx, torchscript" in bad.stdout + bad.stderr

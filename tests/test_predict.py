@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +23,7 @@ from tsr.inference.forward import logits_of
 from tsr.inference.images import read_image
 from tsr.inference.prediction import predict
 
-from .conftest import CONF_DIR, REPO, TINY_DATA_TYPE
+from .conftest import CONF_DIR, TINY_DATA_TYPE, run_tsr
 from .crafted_images import bad_inputs, encode, good_inputs
 
 
@@ -137,19 +134,13 @@ def test_bad_inputs_are_reported_and_good_ones_still_answered(
         f"{tmp_path}/nothing/*.png",
         raw_test_images[1][0],  # a .ppm by name
     ]
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tsr.predict",
-            f"ckpt={tiny_checkpoint}",
-            f"inputs={_quoted(inputs)}",
-            f"output_dir={tmp_path / 'out'}",
-        ],
-        cwd=REPO,
-        env={**os.environ, "TSR_ROOT": str(tmp_path), "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
+    result = run_tsr(
+        "predict",
+        f"ckpt={tiny_checkpoint}",
+        f"inputs={_quoted(inputs)}",
+        f"output_dir={tmp_path / 'out'}",
+        root=tmp_path,
+        env={"COLUMNS": "200"},
         timeout=300,
     )
     output = result.stdout + result.stderr

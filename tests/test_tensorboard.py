@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from tsr.data.classes import CLASS_NAMES
 from tsr.training.run import train
 
-from .conftest import CONF_DIR, REPO
+from .conftest import CONF_DIR, run_tsr
 
 RUNS = {"lenet": "gray", "multiscale_small": "clahe"}
 TINY = [
@@ -249,18 +248,13 @@ def test_tensorboard_server_serves_both_runs(log_root) -> None:
 @pytest.mark.slow  # measured > 5 s (Xeon, 2 cores)
 def test_multirun_jobs_get_their_own_runs(tmp_path: Path, cache_dir: Path, mirror: Path) -> None:
     """`-m` jobs that differ only in a hyper-parameter must not share a TensorBoard folder."""
-    result = subprocess.run(
-        [
-            *(sys.executable, "-m", "tsr.train", "-m", "model.backbone_options.dropout=0.1,0.2"),
-            *("debug=fast", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1"),
-            *("trainer.limit_test_batches=1", "callbacks=minimal"),
-            *(f"paths.data_dir={cache_dir}", f"data.mirror={mirror}"),
-        ],
-        cwd=REPO,
-        env={**os.environ, "TSR_ROOT": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=600,
+    result = run_tsr(
+        "train",
+        *("-m", "model.backbone_options.dropout=0.1,0.2"),
+        *("debug=fast", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1"),
+        *("trainer.limit_test_batches=1", "callbacks=minimal"),
+        *(f"paths.data_dir={cache_dir}", f"data.mirror={mirror}"),
+        root=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     runs = sorted(p.name for p in (tmp_path / "logs" / "tb" / "lenet" / "clahe").iterdir())

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from importlib.metadata import version
 from pathlib import Path
 
@@ -16,7 +13,7 @@ from tsr.errors import TrainingDiverged
 from tsr.training.precision import choose_precision
 from tsr.training.run import build, train
 
-from .conftest import CONF_DIR, REPO, compose_train
+from .conftest import CONF_DIR, compose_train, run_tsr
 
 
 @pytest.mark.parametrize("model", sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml")))
@@ -94,23 +91,11 @@ def test_tiny_run_writes_metrics_checkpoints_and_logs(tmp_path: Path, cache_dir,
     assert list((tmp_path / "logs" / "tb" / "lenet" / "gray").glob("*/events.out.tfevents*"))
 
 
-def _run_cli(tmp_path: Path, *overrides: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TSR_ROOT": str(tmp_path)}
-    return subprocess.run(
-        [sys.executable, "-m", "tsr.train", *overrides],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 @pytest.mark.slow  # measured > 5 s (Xeon, 2 cores)
 def test_headline_command_runs_with_the_model_defaults(tmp_path: Path, cache_dir, mirror) -> None:
     """`python -m tsr.train model=multiscale` as a user types it (batches capped for time)."""
-    result = _run_cli(
-        tmp_path,
+    result = run_tsr(
+        "train",
         "model=multiscale",
         "trainer.max_epochs=1",
         "debug=fast",
@@ -119,6 +104,7 @@ def test_headline_command_runs_with_the_model_defaults(tmp_path: Path, cache_dir
         "trainer.limit_test_batches=1",
         f"paths.data_dir={cache_dir}",
         f"data.mirror={mirror}",
+        root=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     cost = (
@@ -137,14 +123,15 @@ def test_headline_command_runs_with_the_model_defaults(tmp_path: Path, cache_dir
 @pytest.mark.slow
 def test_end_to_end_training_learns(tmp_path: Path, cache_dir: Path, mirror: Path) -> None:
     """A few hundred real steps from the command line: far above chance (1/43 = 2.3 %)."""
-    result = _run_cli(
-        tmp_path,
+    result = run_tsr(
+        "train",
         "data.preprocessing=gray",
         "data.jitter.enabled=false",
         "trainer.max_epochs=2",
         "trainer.enable_progress_bar=false",
         f"paths.data_dir={cache_dir}",
         f"data.mirror={mirror}",
+        root=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     (metrics_file,) = (tmp_path / "logs" / "runs").glob("*/metrics.json")

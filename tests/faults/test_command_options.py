@@ -4,9 +4,6 @@ the data set is read: one line naming the option and the valid range, exit statu
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +12,7 @@ from hydra import compose, initialize_config_dir
 from tsr.errors import ConfigError
 from tsr.inference.settings import OPSETS, check_command, register_command_schemas
 
-from ..conftest import CONF_DIR, REPO
+from ..conftest import CONF_DIR, run_tsr
 
 CASES = [
     ("evaluate", "batch_size=0", "batch_size=0 must be a whole number >= 1"),
@@ -53,14 +50,7 @@ def test_good_defaults_pass() -> None:
 
 @pytest.mark.slow  # measured ~6 s: a subprocess
 def test_export_opset_5_exits_2_without_traceback_or_files(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "tsr.export", "ckpt=nothing.ckpt", "opset=5"],
-        cwd=REPO,
-        env={**os.environ, "TSR_ROOT": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_tsr("export", "ckpt=nothing.ckpt", "opset=5", root=tmp_path, timeout=120)
     assert result.returncode == 2, result.stderr[-2000:]
     output = result.stdout + result.stderr
     assert "opset=5 must be a whole number >= 18" in output

@@ -4,10 +4,7 @@ naming the key and what would be valid."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +14,7 @@ from tsr.errors import ConfigError
 from tsr.training.run import build
 from tsr.training.settings import check_run_settings
 
-from ..conftest import REPO, compose_train
+from ..conftest import compose_train, run_tsr
 
 BAD_VALUES = [
     # unknown choice of a value: the valid ones are named
@@ -83,17 +80,6 @@ def test_unknown_key_is_refused_by_composition(tmp_path: Path) -> None:
         compose_train(tmp_path, tmp_path / "data", tmp_path / "no-mirror", "model.depth=3")
 
 
-def _run_cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tsr.train", *overrides],
-        cwd=REPO,
-        env={**os.environ, "TSR_ROOT": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 # one case runs in the fast tier; each is a ~6 s subprocess (Python, torch, Lightning start-up)
 @pytest.mark.parametrize(
     ("override", "message"),
@@ -118,7 +104,8 @@ def _run_cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
     ],
 )
 def test_cli_reports_bad_values_without_traceback(tmp_path: Path, override: str, message: str):
-    result = _run_cli(tmp_path, override, f"paths.data_dir={tmp_path / 'data'}")
+    data = f"paths.data_dir={tmp_path / 'data'}"
+    result = run_tsr("train", override, data, root=tmp_path, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert message in output

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from tsr.errors import CheckpointError
 from tsr.inference.checkpoint import load_classifier
 from tsr.training.resume import find_run_to_resume, resume_point
 
-from ..conftest import REPO
+from ..conftest import run_tsr
 
 
 class Payload:
@@ -112,24 +111,16 @@ def test_a_foreign_checkpoints_folder_is_not_continued_in_place(
     (foreign.parent / "config.yaml").write_text("theirs: true\n")
     keep = foreign / ".their.tmp"
     keep.write_text("theirs")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tsr.train",
-            "model=lenet",
-            "data.preprocessing=gray",
-            "debug=fast",
-            f"paths.data_dir={cache_dir}",
-            f"data.mirror={mirror}",
-            f"ckpt_path={ckpt}",
-            "trainer.max_epochs=2",
-        ],
-        cwd=REPO,
-        env={**os.environ, "TSR_ROOT": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=600,
+    result = run_tsr(
+        "train",
+        "model=lenet",
+        "data.preprocessing=gray",
+        "debug=fast",
+        f"paths.data_dir={cache_dir}",
+        f"data.mirror={mirror}",
+        f"ckpt_path={ckpt}",
+        "trainer.max_epochs=2",
+        root=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (foreign.parent / "config.yaml").read_text() == "theirs: true\n"
