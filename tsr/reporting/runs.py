@@ -113,27 +113,31 @@ def describe(values: list[float]) -> dict[str, float | int | None]:
 
 
 def group_labels(groups: list[Group]) -> list[str]:
-    """Each group named by the settings that differ between the groups."""
+    """Each group named by the fewest settings that tell the groups apart: the model and
+    the data type where they differ (else the model name), then up to four other settings
+    that differ, one at a time, until every label is distinct."""
     flats = [flat(json.loads(g.key)) if not g.key.startswith("<") else {} for g in groups]
     keys = sorted({k for f in flats for k in f})
     varying = [k for k in keys if len({json.dumps(f.get(k), default=str) for f in flats}) > 1]
-    preferred = [k for k in ("model.name", "data.preprocessing") if k in keys]
-    shown = (
-        preferred
-        + [
-            k
-            for k in varying
-            if k not in preferred and not k.startswith(("callbacks.", "logger.", "hydra"))
-        ][:4]
-    )
-    labels = []
-    for group, values in zip(groups, flats, strict=True):
+    shown = [k for k in ("model.name", "data.preprocessing") if k in varying]
+    if not shown and "model.name" in keys:
+        shown = ["model.name"]
+    others = [
+        k
+        for k in varying
+        if k not in shown and not k.startswith(("callbacks.", "logger.", "hydra"))
+    ]
+
+    def label(group: Group, values: dict[str, Any], keys: list[str]) -> str:
         if group.key.startswith("<"):
-            labels.append(group.key)
-            continue
-        parts = [f"{k.split('.')[-1]}={values.get(k)}" for k in shown]
-        labels.append(", ".join(parts) or "all runs")
-    return labels
+            return group.key
+        return ", ".join(f"{k.split('.')[-1]}={values.get(k)}" for k in keys) or "all runs"
+
+    for key in others[:4]:
+        if len({label(g, f, shown) for g, f in zip(groups, flats, strict=True)}) == len(groups):
+            break
+        shown.append(key)
+    return [label(g, f, shown) for g, f in zip(groups, flats, strict=True)]
 
 
 def seeds_table(groups: list[Group]) -> str:
