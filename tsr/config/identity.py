@@ -29,25 +29,23 @@ def comparable(
     `without_seed`, the seeds too; with `without_locations`, where the data, the archive
     mirror and the logs are (runs of one configuration made from other folders or other
     machines: the archives' content is checked by SHA-256 wherever they are)."""
-    paths = config.get("paths") or {}
-    config = _replace_in_strings(config, str(paths.get("output_dir") or ""), "<run>")
-    if without_locations:
-        config = {key: value for key, value in config.items() if key != "paths"}
-        if isinstance(config.get("data"), dict):
-            config["data"] = {
-                k: v for k, v in config["data"].items() if k not in ("data_dir", "mirror")
-            }
-        for name, node in (config.get("logger") or {}).items():
-            if isinstance(node, dict):
-                config["logger"][name] = {k: v for k, v in node.items() if k != "save_dir"}
-    config = {key: value for key, value in config.items() if key not in ("resume", "ckpt_path")}
+    config = _replace_in_strings(
+        config, str((config.get("paths") or {}).get("output_dir") or ""), "<run>"
+    )
+    dropped = {"resume", "ckpt_path"} | ({"paths"} if without_locations else set())
+    config = {key: value for key, value in config.items() if key not in dropped}
     config["paths"] = {k: v for k, v in (config.get("paths") or {}).items() if k != "output_dir"}
-    loggers = {}
-    for name, node in (config.get("logger") or {}).items():
-        loggers[name] = (
-            {k: v for k, v in node.items() if k != "version"} if isinstance(node, dict) else node
-        )
-    config["logger"] = loggers
+    if without_locations and isinstance(config.get("data"), dict):
+        config["data"] = {
+            k: v for k, v in config["data"].items() if k not in ("data_dir", "mirror")
+        }
+    logger_keys = {"version"} | ({"save_dir"} if without_locations else set())
+    config["logger"] = {
+        name: {k: v for k, v in node.items() if k not in logger_keys}
+        if isinstance(node, dict)
+        else node
+        for name, node in (config.get("logger") or {}).items()
+    }
     if without_seed:
         config.pop("seed", None)
         if isinstance(config.get("data"), dict):

@@ -47,23 +47,21 @@ def _worst_mistakes(probs: torch.Tensor, labels: np.ndarray, count: int) -> np.n
     return wrong[order][:count]
 
 
-def _member_logits(classifier: Classifier, cfg: DictConfig, advance) -> tuple[torch.Tensor, Any]:
-    """One model's logits on the test set, prepared as its data type and size require (with
-    TTA: the log of its averaged probabilities, which softmax gives back)."""
-    test = (
-        GtsrbDataModule(
-            data_dir=cfg.data_dir,
-            mirror=cfg.mirror,
-            preprocessing=classifier.data_type,
-            image_size=classifier.image_size,
-        )
-        .load()
-        .test
+def _test_split(cfg: DictConfig, data_type: str, image_size: int) -> Any:
+    """The official test split prepared as `data_type` at `image_size` (from the cache)."""
+    datamodule = GtsrbDataModule(
+        data_dir=cfg.data_dir, mirror=cfg.mirror, preprocessing=data_type, image_size=image_size
     )
+    return datamodule.load().test
+
+
+def _member_logits(classifier: Classifier, cfg: DictConfig, test: Any, advance) -> torch.Tensor:
+    """One model's logits on `test` (with TTA: the log of its averaged probabilities,
+    which softmax gives back)."""
     if cfg.tta:
         probs = probabilities_of(classifier.model, test.images, cfg.batch_size, True, advance)
-        return probs.clamp_min(1e-12).log(), test
-    return logits_of(classifier.model, test.images, cfg.batch_size, advance), test
+        return probs.clamp_min(1e-12).log()
+    return logits_of(classifier.model, test.images, cfg.batch_size, advance)
 
 
 def _committee(
@@ -103,15 +101,21 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     classifier = members[0]
     output_dir = Path(cfg.output_dir)
     start = time.perf_counter()
+    # each member sees the test set as its own data type and size (read once per kind)
+    tests = {
+        kind: _test_split(cfg, *kind) for kind in {(m.data_type, m.image_size) for m in members}
+    }
+    test = tests[(classifier.data_type, classifier.image_size)]
     with progress_bar("evaluate on the test set", total=None) as advance:
-        outputs = [_member_logits(m, cfg, advance) for m in members]
+        member_logits = [
+            _member_logits(m, cfg, tests[(m.data_type, m.image_size)], advance) for m in members
+        ]
     seconds = time.perf_counter() - start
-    test = outputs[0][1]
     committee = None
     if len(members) > 1:
-        logits, committee = _committee(members, [o[0] for o in outputs], test.labels)
+        logits, committee = _committee(members, member_logits, test.labels)
     else:
-        logits = outputs[0][0]
+        logits = member_logits[0]
     names = classifier.class_names
     report = classification_report(logits, test.labels, names)
     probs = logits.softmax(dim=1)

@@ -48,6 +48,14 @@ class Group:
     key: str
     runs: list[Run] = field(default_factory=list)
 
+    def values(self, key: str) -> list[float]:
+        """`key` of every run that recorded it."""
+        return [r.metrics[key] for r in self.runs if r.metrics.get(key) is not None]
+
+    def summary(self, key: str) -> dict[str, float | int | None]:
+        """n, mean, std and 95 % CI of `key` over the runs (`describe`)."""
+        return describe(self.values(key))
+
 
 def find_runs(folders: list[Path]) -> list[Run]:
     runs = []
@@ -152,9 +160,8 @@ def seeds_table(groups: list[Group]) -> str:
         cells = [label, str(len(group.runs)), seeds]
         summary = {}
         for key, _ in SUMMARISED:
-            values = [r.metrics[key] for r in group.runs if r.metrics.get(key) is not None]
-            d = summary[key] = describe(values)
-            if not values:
+            d = summary[key] = group.summary(key)
+            if not d["n"]:
                 cells += ["-", "-"]
                 continue
             spread = f" ± {d['std']:.2%}" if d["std"] is not None else ""
@@ -174,8 +181,7 @@ def seed_pairs_table(groups: list[Group], key: str = "test/acc") -> str:
     the difference larger than seed-to-seed noise? (`tsr.compare` asks the other question,
     whether two fixed models differ beyond the test set's sampling noise.)"""
     labelled = [
-        (label, [r.metrics[key] for r in g.runs if r.metrics.get(key) is not None])
-        for g, label in zip(groups, group_labels(groups), strict=True)
+        (label, g.values(key)) for g, label in zip(groups, group_labels(groups), strict=True)
     ]
     labelled = sorted(
         ((label, v) for label, v in labelled if len(v) >= 2),
