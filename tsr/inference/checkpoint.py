@@ -94,6 +94,28 @@ def _check_layout(path: Path, payload: Any) -> tuple[dict[str, Any], dict[str, t
     return {k: v for k, v in hparams.items() if k in _ACCEPTED}, dict(state)
 
 
+def _raw_weights(
+    path: Path, payload: Mapping[str, Any], averaged: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """The training weights a weight-averaging callback keeps beside the averaged ones."""
+    raw = payload.get("current_model_state")
+    if raw is None:
+        raise ConfigError(
+            f"raw_weights=true: {path} holds one set of weights (trained without EMA or SWA "
+            "weight averaging, or written after training ended): drop raw_weights=true"
+        )
+    if (
+        not isinstance(raw, Mapping)
+        or set(raw) != set(averaged)
+        or not all(isinstance(v, torch.Tensor) for v in raw.values())
+    ):
+        raise CheckpointError(
+            f"{path} is damaged: its current_model_state does not match its state_dict; "
+            f"{HOW_TO_GET_ONE}."
+        )
+    return dict(raw)
+
+
 def _run_data_type(path: Path) -> str | None:
     """The data type recorded in the run folder of a checkpoint (its .hydra/config.yaml or
     metrics.json, as `tsr.train` and sweep trials write them); for the error hint only."""
@@ -146,10 +168,14 @@ def load_classifier(
     device: str | None = "auto",
     data_type: str | None = None,
     calibrated: bool = False,
+    raw_weights: bool = False,
 ) -> Classifier:
     """The checkpoint's classifier in eval mode on `device`. `data_type` is needed only for
-    checkpoints that do not record it. Raises CheckpointError / ConfigError, never unpickles
-    arbitrary objects."""
+    checkpoints that do not record it. `raw_weights`: for a checkpoint written with a
+    weight-averaging callback (Lightning's EMAWeightAveraging / StochasticWeightAveraging),
+    the training weights at that step (`current_model_state`) instead of the averaged ones
+    (`state_dict`): the same run, with and without the averaging. Raises CheckpointError /
+    ConfigError, never unpickles arbitrary objects."""
     if path in (None, ""):
         raise ConfigError(
             "no checkpoint given: pass ckpt=<path to a .ckpt file> "
@@ -163,7 +189,10 @@ def load_classifier(
     if not path.is_file():
         raise ConfigError(f"ckpt={path} does not exist; {HOW_TO_GET_ONE}")
     target = resolve_device(device)
-    hparams, state = _check_layout(path, _read(path))
+    payload = _read(path)
+    hparams, state = _check_layout(path, payload)
+    if raw_weights:
+        state = _raw_weights(path, payload, state)
     hparams["data_type"] = _data_type(
         path, hparams.get("data_type"), data_type, hparams["in_channels"]
     )
@@ -218,7 +247,11 @@ def load_classifier(
 
 
 def load_committee(
-    ckpt: Any, device: str | None = "auto", data_type: str | None = None, calibrated: bool = False
+    ckpt: Any,
+    device: str | None = "auto",
+    data_type: str | None = None,
+    calibrated: bool = False,
+    raw_weights: bool = False,
 ) -> list[Classifier]:
     """`ckpt` is one checkpoint or a list of them (a committee); their classifiers, which
     must name the same classes."""
@@ -227,7 +260,7 @@ def load_committee(
         if isinstance(ckpt, list | tuple) or type(ckpt).__name__ == "ListConfig"
         else [ckpt]
     )
-    members = [load_classifier(path, device, data_type, calibrated) for path in paths]
+    members = [load_classifier(path, device, data_type, calibrated, raw_weights) for path in paths]
     if len({m.class_names for m in members}) > 1:
         raise ConfigError("the checkpoints name their classes differently: not one committee")
     return members

@@ -95,7 +95,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate `cfg.ckpt` (one checkpoint, or a list: a committee averaging the members'
     probabilities) on the test split; write the outputs; return the report."""
     check_command("evaluate", cfg)  # every option, before anything is read
-    members = load_committee(cfg.ckpt, cfg.device, cfg.get("data_type"), cfg.calibrated)
+    members = load_committee(
+        cfg.ckpt, cfg.device, cfg.get("data_type"), cfg.calibrated, cfg.raw_weights
+    )
     if len(members) > 1 and cfg.robustness:
         raise ConfigError("robustness=true takes one checkpoint; evaluate the members one by one")
     classifier = members[0]
@@ -140,6 +142,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "image_size": classifier.image_size,
         "tta": bool(cfg.tta),
         "calibrated": bool(cfg.calibrated),
+        "raw_weights": bool(cfg.raw_weights),
         "temperature": temperature,
         "split": "official test set",
         "device": str(classifier.device),

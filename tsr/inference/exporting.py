@@ -214,7 +214,9 @@ def export_classifier(
 def export(cfg: DictConfig) -> tuple[Path, Path]:
     """Export `cfg.ckpt` as `cfg.format`; return the model file and its sidecar."""
     check_command("export", cfg)  # every option, before anything is read
-    classifier = load_classifier(cfg.ckpt, "cpu", cfg.get("data_type"), cfg.calibrated)
+    classifier = load_classifier(
+        cfg.ckpt, "cpu", cfg.get("data_type"), cfg.calibrated, cfg.raw_weights
+    )
     path, info, diff = export_classifier(
         classifier, cfg.format, Path(cfg.output_dir), cfg.opset, cfg.check
     )

@@ -65,7 +65,9 @@ def predict(cfg: DictConfig) -> PredictResult:
     inputs = _inputs_list(cfg.inputs)
     if not inputs:
         raise ConfigError("no inputs: pass inputs=<image files, folders or glob patterns>")
-    members = load_committee(cfg.ckpt, cfg.device, cfg.get("data_type"), cfg.calibrated)
+    members = load_committee(
+        cfg.ckpt, cfg.device, cfg.get("data_type"), cfg.calibrated, cfg.raw_weights
+    )
     classifier = members[0]
     output_dir = Path(cfg.output_dir)
     predictions: list[Prediction] = []
