@@ -135,37 +135,3 @@ def test_the_run_folder_config_names_the_data_type_in_the_hint(tmp_path: Path, t
     with pytest.raises(CheckpointError, match="pass data_type=hist"):
         load_classifier(run / "checkpoints" / "last.ckpt", "cpu")
     assert os.path.exists(run / "checkpoints" / "last.ckpt")
-
-
-@pytest.mark.slow
-def test_an_ema_checkpoint_gives_its_averaged_or_its_raw_weights(
-    tmp_path: Path, cache_dir: Path, mirror: Path, tiny_checkpoint: Path
-):
-    """A run with Lightning's EMAWeightAveraging (as experiment=accuracy_ema): the best
-    checkpoint's averaged weights by default, the raw training weights with raw_weights."""
-    from tsr.training.run import train
-
-    from .conftest import compose_train
-
-    cfg = compose_train(
-        tmp_path, cache_dir, mirror,
-        "debug=fast", "logger=none", "data.jitter.enabled=false",
-        "trainer.limit_train_batches=8", "trainer.limit_test_batches=1",
-        "+callbacks.ema._target_=lightning.pytorch.callbacks.EMAWeightAveraging",
-        "+callbacks.ema.decay=0.5",
-    )  # fmt: skip
-    best = Path(train(cfg, show_summary=False)["best_checkpoint"])
-    payload = _raw(best)
-    averaged = load_classifier(best, "cpu").model.state_dict()
-    raw = load_classifier(best, "cpu", raw_weights=True).model.state_dict()
-    state, current = payload["state_dict"], payload["current_model_state"]
-    moved = [
-        n for n, v in state.items() if v.is_floating_point() and not torch.equal(v, current[n])
-    ]
-    assert moved, "8 steps of EMA at decay 0.5 leave the averaged weights where the raw ones are"
-    for name in moved:
-        assert torch.equal(averaged[name], state[name]), name
-        assert torch.equal(raw[name], current[name]), name
-
-    with pytest.raises(ConfigError, match=r"holds one set of weights .* drop raw_weights=true"):
-        load_classifier(tiny_checkpoint, "cpu", raw_weights=True)

@@ -14,9 +14,12 @@ from omegaconf import DictConfig
 from PIL import Image
 
 from tsr.compare import main as compare_main
+from tsr.errors import ConfigError
+from tsr.inference.checkpoint import load_classifier
 from tsr.inference.evaluation import evaluate
+from tsr.training.run import train
 
-from .conftest import CONF_DIR, run_tsr
+from .conftest import CONF_DIR, compose_train, run_tsr
 
 
 def compose_evaluate(tmp_path: Path, cache_dir: Path, mirror: Path, *overrides: str) -> DictConfig:
@@ -163,3 +166,48 @@ def test_a_committee_averages_its_members(tmp_path: Path, cache_dir, mirror, tin
         best + (committee["fixed"] - committee["broken"]) / n
     )
     assert report["model"].startswith("committee of lenet")
+
+
+@pytest.mark.slow
+def test_an_ema_checkpoint_gives_its_averaged_or_its_raw_weights(
+    tmp_path: Path, cache_dir: Path, mirror: Path, tiny_checkpoint: Path
+):
+    """A run with Lightning's EMAWeightAveraging (as experiment=accuracy_ema): the best
+    checkpoint's averaged weights by default, the raw training weights with raw_weights."""
+    cfg = compose_train(
+        tmp_path, cache_dir, mirror,
+        "debug=fast", "logger=none", "data.jitter.enabled=false",
+        "trainer.limit_train_batches=8", "trainer.limit_test_batches=1.0",
+        "+callbacks.ema._target_=lightning.pytorch.callbacks.EMAWeightAveraging",
+        "+callbacks.ema.decay=0.5",
+    )  # fmt: skip
+    metrics = train(cfg, show_summary=False)
+    best = Path(metrics["best_checkpoint"])
+    payload = torch.load(best, map_location="cpu", weights_only=True)
+    averaged = load_classifier(best, "cpu").model.state_dict()
+    raw = load_classifier(best, "cpu", raw_weights=True).model.state_dict()
+    state, current = payload["state_dict"], payload["current_model_state"]
+    moved = [
+        n for n, v in state.items() if v.is_floating_point() and not torch.equal(v, current[n])
+    ]
+    assert moved, "8 steps of EMA at decay 0.5 leave the averaged weights where the raw ones are"
+    for name in moved:
+        assert torch.equal(averaged[name], state[name]), name
+        assert torch.equal(raw[name], current[name]), name
+
+    # the test after training scores the averaged weights validation selected, as
+    # tsr.evaluate does; raw_weights=true scores the training weights of that step
+    out = {}
+    for raw_weights in (False, True):
+        report = evaluate(
+            compose_evaluate(
+                tmp_path / str(raw_weights), cache_dir, mirror, f"ckpt={best}",
+                f"raw_weights={raw_weights}",
+            )
+        )  # fmt: skip
+        out[raw_weights] = report
+    assert out[False]["accuracy"] == pytest.approx(metrics["test/acc"], abs=1e-6)
+    assert out[True]["raw_weights"] and not out[False]["raw_weights"]
+
+    with pytest.raises(ConfigError, match=r"holds one set of weights .* drop raw_weights=true"):
+        load_classifier(tiny_checkpoint, "cpu", raw_weights=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
@@ -105,6 +106,16 @@ def build(
     return datamodule, model, trainer
 
 
+def _load_selected_weights(model: L.LightningModule, path: str) -> None:
+    """Put the weights the checkpoint was selected for (its `state_dict`) into `model`.
+    Not `trainer.test(ckpt_path=...)`: that also runs the callbacks' checkpoint hooks, and
+    a weight-averaging callback (EMA, SWA) then swaps the raw training weights back in, so
+    the test would score weights other than the averaged ones validation chose (measured:
+    98.58 % raw against 98.51 % averaged for one EMA run, reported as the averaged)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    model.load_state_dict(state)
+
+
 def _typical_epoch(values: list[float]) -> float | None:
     """Median epoch time, first epoch excluded (worker start-up, one-off allocations);
     the median ignores epochs slowed by other work on the machine."""
@@ -175,7 +186,9 @@ def train(
     test_metrics: dict[str, float] = {}
     calibration: dict[str, float] = {}
     if cfg.get("test"):
-        results = trainer.test(model, datamodule=datamodule, ckpt_path=best_path, weights_only=True)
+        if best_path:
+            _load_selected_weights(model, best_path)
+        results = trainer.test(model, datamodule=datamodule)
         test_metrics = {k: float(v) for k, v in results[0].items()}
         if trainer.is_global_zero:  # the model now holds the best weights
             calibration = calibrate(model, datamodule, best_path)
