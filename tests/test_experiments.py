@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 
 from tsr.training.run import build
 
-from .conftest import CONF_DIR
+from .conftest import CONF_DIR, compose_train
 
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 
@@ -30,22 +30,11 @@ def _sweep(name: str) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_every_job_of_a_recipe_builds(name: str, tmp_path: Path) -> None:
-    jobs = _sweep(name)
-    assert jobs, name
-    for job in jobs:
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            cfg = compose(
-                "train",
-                overrides=[
-                    f"experiment={name}",
-                    *job,
-                    f"paths.output_dir={tmp_path}",
-                    f"paths.log_dir={tmp_path}",
-                    f"paths.data_dir={tmp_path}",
-                    "logger=none",
-                ],
-            )
+def test_every_job_of_a_recipe_builds(
+    name: str, tmp_path: Path, cache_dir: Path, mirror: Path
+) -> None:
+    for job in _sweep(name):
+        cfg = compose_train(tmp_path, cache_dir, mirror, f"experiment={name}", *job, "logger=none")
         _, model, trainer = build(cfg)
         assert model.hparams.name == cfg.model.name, job
         assert trainer.max_epochs == cfg.trainer.max_epochs
