@@ -32,9 +32,12 @@ def _logits(model: SignClassifier, loader: DataLoader) -> tuple[torch.Tensor, to
     return torch.cat(logits), torch.cat(labels)
 
 
-def calibrate(model: SignClassifier, datamodule, checkpoint: str | None) -> dict[str, float]:
+def calibrate(
+    model: SignClassifier, datamodule, checkpoint: str | None, payload: dict | None
+) -> dict[str, float]:
     """Fit T on the validation split with `model`'s (best) weights; store it in the model
-    and in `checkpoint`; return T and the ECE before / after on validation and test."""
+    and in `checkpoint` (`payload`: that file as already read, rewritten with T); return T
+    and the ECE before / after on validation and test."""
     was_training = model.training
     model.eval()
     model.calibrated = False
@@ -47,7 +50,6 @@ def calibrate(model: SignClassifier, datamodule, checkpoint: str | None) -> dict
     model.temperature.fill_(temperature)
     if checkpoint:
         path = Path(checkpoint)
-        payload = torch.load(path, map_location="cpu", weights_only=True)
         payload["state_dict"]["temperature"] = torch.tensor(temperature)
         buffer = io.BytesIO()
         torch.save(payload, buffer)
