@@ -24,6 +24,7 @@ from tsr.io.atomic import write_json
 from tsr.io.checkpoint_file import read_checkpoint
 from tsr.models.summary import format_count
 from tsr.tensorboard import log_hparams
+from tsr.training.allocator import keep_freed_memory
 from tsr.training.config_store import register_schemas
 from tsr.training.interrupts import DeferredInterrupt
 from tsr.training.precision import resolve_precision
@@ -90,6 +91,7 @@ def build(
     """Instantiate everything from the config; checks every value before data is touched.
     `callbacks` are added to the configured ones (a sweep's pruning callback)."""
     datamodule, model = build_data_and_model(cfg)
+    keep_freed_memory()  # glibc: no fresh pages every step (tsr.training.allocator, measured)
     resolve_precision(cfg.trainer)  # trainer.precision=auto: bf16 where the hardware pays
     trainer = _instantiate(
         cfg,
