@@ -3,13 +3,13 @@
 glibc hands every allocation above its mmap threshold (128 KiB at start, raised at most to
 32 MiB as large blocks are freed) straight to the kernel and gives it back on `free`, so the
 activations and gradients of every training step are fresh pages that the kernel faults in
-and zeroes again. Measured on a 2-core AMD EPYC VM (fp32, batch 128, 2026-12-03, the best of 3 x 10
-timed optimiser steps per run, runs interleaved): `multiscale` 430-549 ms per step with glibc's
-defaults, 334-447 ms with the thresholds below; page faults per run 1.1-1.7 M -> 0.23 M,
-system time 4.5-7.5 s -> 1.3-1.6 s, peak memory +15 % (1.2 -> 1.35 GB). A 32 MiB mmap
-threshold (glibc's own dynamic maximum) gains only half of that: one batch of `multiscale`'s
-first-stage activations is 43 MB. In a whole training run (`experiment=fast_cpu`, seed 1,
-same host): 60.8 -> 52.6 s per training epoch.
+and zeroes again. Measured on a 2-core AMD EPYC VM (fp32, batch 128, 2026-12-03, the best of
+3 x 10 timed optimiser steps per run, runs interleaved): `multiscale` 430-549 ms per step
+with glibc's defaults, 334-447 ms with the thresholds below; page faults per run 1.1-1.7 M
+-> 0.23 M, system time 4.5-7.5 s -> 1.3-1.6 s, peak memory +15 % (1.2 -> 1.35 GB). A 32 MiB
+mmap threshold (glibc's own dynamic maximum) gains only half of that: one batch of
+`multiscale`'s first-stage activations is 43 MB. In a whole training run
+(`experiment=fast_cpu`, seed 1, same host): 60.8 -> 52.6 s per training epoch.
 
 This is what the `MALLOC_MMAP_THRESHOLD_` / `MALLOC_TRIM_THRESHOLD_` environment variables
 do, set from inside the process (they must be set before Python starts otherwise); a user
