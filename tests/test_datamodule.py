@@ -41,6 +41,22 @@ def test_statistics_come_from_the_training_split(gray_module: GtsrbDataModule) -
     np.testing.assert_allclose(gray_module.std, [images.std()], rtol=1e-5)
 
 
+def test_train_on_val_trains_on_the_validation_tracks_too(
+    gray_module: GtsrbDataModule, cache_dir: Path, mirror: Path
+) -> None:
+    """The final retrain: every training image, the validation ones included; validation
+    still runs on the same held-out tracks (now trained on)."""
+    module = GtsrbDataModule(
+        data_dir=cache_dir, mirror=mirror, preprocessing="gray", num_workers=0, train_on_val=True
+    )
+    module.setup("fit")
+    assert len(module.train_set) == 39209
+    np.testing.assert_array_equal(module.val_set.images, gray_module.val_set.images)
+    trained = {image.tobytes() for image in module.train_set.images}
+    assert all(image.tobytes() in trained for image in gray_module.val_set.images)
+    assert module.mean != gray_module.mean  # the statistics include the new images
+
+
 def test_rgb_has_three_channels(cache_dir: Path, mirror: Path) -> None:
     module = GtsrbDataModule(data_dir=cache_dir, mirror=mirror, preprocessing="rgb", num_workers=0)
     assert module.in_channels == 3

@@ -141,6 +141,28 @@ def test_end_to_end_training_learns(tmp_path: Path, cache_dir: Path, mirror: Pat
     assert "test/acc" in result.stdout
 
 
+def test_the_final_retrain_tests_its_last_epoch(tmp_path: Path, cache_dir, mirror) -> None:
+    """data.train_on_val=true with monitor=null: no checkpoint is chosen on the (now
+    trained-on) validation images; the last epoch is tested and no temperature is fitted."""
+    cfg = compose_train(
+        tmp_path,
+        cache_dir,
+        mirror,
+        "trainer.max_epochs=2",
+        "debug=fast",
+        "trainer.limit_train_batches=5",
+        "trainer.limit_val_batches=1",
+        "trainer.limit_test_batches=1",
+        "data.preprocessing=gray",
+        "data.train_on_val=true",
+        "callbacks.model_checkpoint.monitor=null",
+        "logger=none",
+    )
+    metrics = train(cfg)
+    assert Path(metrics["best_checkpoint"]).name.startswith("epoch001-")  # the last of 2
+    assert "temperature" not in metrics and metrics["test/acc"] is not None
+
+
 def test_a_diverging_run_stops_with_a_clear_error(tmp_path: Path, cache_dir, mirror) -> None:
     """A learning rate far too high: the loss turns NaN/inf and the run names the fix."""
     cfg = compose_train(

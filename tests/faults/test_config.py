@@ -61,6 +61,7 @@ BAD_VALUES = [
     ("model=resnet model.backbone_options.blocks=[2]", "same length"),
     ("+model.backbone_options.depth=3", "model.backbone_options: unknown key 'depth'; valid keys:"),
     ("+data.jitter.colour=1", "data.jitter: "),
+    ("data.train_on_val=true", "add callbacks.model_checkpoint.monitor=null"),
 ]
 
 

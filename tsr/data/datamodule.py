@@ -118,6 +118,13 @@ class GtsrbDataModule(L.LightningDataModule):
         train_idx, val_idx = split_by_track(
             data.train.labels, data.train.tracks, self.val_fraction, self.split_seed
         )
+        if self.settings.train_on_val:
+            log.warning(
+                "data.train_on_val=true: the %d validation images are trained on too; "
+                "val/* scores training images from here on",
+                len(val_idx),
+            )
+            train_idx = np.sort(np.concatenate([train_idx, val_idx]))
         train_images = data.train.images[train_idx]
         self.mean, self.std = channel_stats(train_images)
         jitter = build_jitter(self.jitter)

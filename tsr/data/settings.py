@@ -76,6 +76,10 @@ class DataSettings(Settings):
     # fraction of each class's tracks held out for validation
     val_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
     split_seed: Annotated[int, Field(ge=0)] = 0
+    # the final retrain: the validation tracks are trained on as well (10 % more tracks);
+    # val/* then scores training images, so the epoch count comes from a run without it
+    # and the last epoch is tested (callbacks.model_checkpoint.monitor=null, checked)
+    train_on_val: bool = False
     # every epoch holds at least this many samples per class (extra ones jittered); 0: off.
     # At most 100,000 (an epoch of 4.3 M samples, ~120 x the training set): beyond that the
     # epoch's index arrays and jittered copies outgrow a 24 GB machine before training starts

@@ -85,12 +85,25 @@ def build_data_and_model(cfg: DictConfig) -> tuple[L.LightningDataModule, L.Ligh
     return _instantiate(cfg, make)
 
 
+def _check_selection(cfg: DictConfig) -> None:
+    """ConfigError when the best checkpoint would be chosen on images the net trains on."""
+    checkpoint = (cfg.get("callbacks") or {}).get("model_checkpoint") or {}
+    monitor = checkpoint.get("monitor")
+    if cfg.data.get("train_on_val") and monitor and str(monitor).startswith("val/"):
+        raise ConfigError(
+            f"data.train_on_val=true trains on the validation images, so choosing the "
+            f"checkpoint on {monitor} would pick on training images: add "
+            f"callbacks.model_checkpoint.monitor=null (the last epoch is kept and tested)"
+        )
+
+
 def build(
     cfg: DictConfig, callbacks: Sequence[L.Callback] = ()
 ) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer]:
     """Instantiate everything from the config; checks every value before data is touched.
     `callbacks` are added to the configured ones (a sweep's pruning callback)."""
     datamodule, model = build_data_and_model(cfg)
+    _check_selection(cfg)
     keep_freed_memory()  # glibc: no fresh pages every step (tsr.training.allocator, measured)
     resolve_precision(cfg.trainer)  # trainer.precision=auto: bf16 where the hardware pays
     trainer = _instantiate(
@@ -193,7 +206,9 @@ def train(
         payload = _load_selected_weights(model, best_path) if best_path else None
         results = trainer.test(model, datamodule=datamodule)
         test_metrics = {k: float(v) for k, v in results[0].items()}
-        if trainer.is_global_zero:  # the model now holds the best weights
+        if cfg.data.get("train_on_val"):
+            log.info("temperature scaling skipped: data.train_on_val=true holds no image out")
+        elif trainer.is_global_zero:  # the model now holds the best weights
             calibration = calibrate(model, datamodule, best_path, payload)
 
     timer = next((c for c in trainer.callbacks if isinstance(c, EpochTimer)), None)
