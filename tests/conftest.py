@@ -182,11 +182,15 @@ TINY_DATA_TYPE = "clahe"
 def tiny_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, mirror: Path) -> dict:
     """A LeNet trained a few batches by `tsr.training.run.train` with the default callbacks, as a
     user's run writes it; its metrics (test/acc of the best checkpoint) and checkpoint."""
+    return train_tiny(tmp_path_factory.mktemp("tiny-run"), cache_dir, mirror)
+
+
+def train_tiny(folder: Path, cache_dir: Path, mirror: Path, *overrides: str) -> dict:
+    """tiny_run's training (plus `overrides`) in `folder`: its metrics and checkpoint."""
     from hydra import compose, initialize_config_dir
 
     from tsr.training.run import train
 
-    folder = tmp_path_factory.mktemp("tiny-run")
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose(
             "train",
@@ -205,6 +209,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, mirror: 
                 "trainer.enable_progress_bar=false",
                 "trainer.enable_model_summary=false",
                 "logger=none",
+                *overrides,
             ],
         )
     metrics = train(cfg, show_summary=False)

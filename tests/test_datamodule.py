@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from tsr.data import GtsrbDataModule
+from tsr.data.roi import crop_to_rois
 from tsr.errors import ConfigError
 
 
@@ -55,6 +56,31 @@ def test_train_on_val_trains_on_the_validation_tracks_too(
     trained = {image.tobytes() for image in module.train_set.images}
     assert all(image.tobytes() in trained for image in gray_module.val_set.images)
     assert module.mean != gray_module.mean  # the statistics include the new images
+
+
+def test_roi_crop_crops_every_split_to_the_signs(
+    gray_module: GtsrbDataModule, cache_dir: Path, mirror: Path
+) -> None:
+    """data.roi_crop: train, val and test images are their sign boxes (grown by the margin)
+    resampled to the same size, with the same labels; the statistics are the crops'."""
+    module = GtsrbDataModule(
+        data_dir=cache_dir, mirror=mirror, preprocessing="gray", num_workers=0, roi_crop=0.0
+    )
+    module.setup("fit")
+    whole = gray_module.load()
+    expected = crop_to_rois(whole.test.images[:50], whole.test.rois_scaled()[:50], 0.0)
+    np.testing.assert_array_equal(module.test_set.images[:50], expected)
+    for cropped, full in (
+        (module.train_set, gray_module.train_set),
+        (module.val_set, gray_module.val_set),
+        (module.test_set, gray_module.test_set),
+    ):
+        assert cropped.images.shape == full.images.shape
+        np.testing.assert_array_equal(cropped.labels, full.labels)
+        # a zoom of ~1.25 onto the sign: every image changes
+        changed = (cropped.images != full.images).reshape(len(full.labels), -1).any(axis=1)
+        assert changed.mean() > 0.99
+    assert module.mean != gray_module.mean
 
 
 def test_rgb_has_three_channels(cache_dir: Path, mirror: Path) -> None:

@@ -62,6 +62,7 @@ BAD_VALUES = [
     ("+model.backbone_options.depth=3", "model.backbone_options: unknown key 'depth'; valid keys:"),
     ("+data.jitter.colour=1", "data.jitter: "),
     ("data.train_on_val=true", "add callbacks.model_checkpoint.monitor=null"),
+    ("data.roi_crop=0.9", "data.roi_crop=0.9 must be a number >= 0 and <= 0.5 or null"),
 ]
 
 

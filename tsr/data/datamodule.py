@@ -104,7 +104,11 @@ class GtsrbDataModule(L.LightningDataModule):
             fetch = functools.partial(
                 fetch_archives, self.data_dir, self.mirror, self.url, self.sha256
             )
-            self.data = load_gtsrb(self.data_dir, fetch, self.preprocessing, self.image_size)
+            data = load_gtsrb(self.data_dir, fetch, self.preprocessing, self.image_size)
+            margin = self.settings.roi_crop
+            if margin is not None:
+                data = Gtsrb(train=data.train.cropped(margin), test=data.test.cropped(margin))
+            self.data = data
         return self.data
 
     def prepare_data(self) -> None:

@@ -34,6 +34,7 @@ from tsr.data.cache import CORRUPT_CACHE_ERRORS, load_npz, save_npz_atomic
 from tsr.data.classes import NUM_CLASSES
 from tsr.data.opencv import cv2
 from tsr.data.preprocessing import check_data_type, fingerprint, preprocess
+from tsr.data.roi import crop_to_rois
 from tsr.errors import DataError
 from tsr.io.atomic import remove_stale_temps
 from tsr.io.progress import progress_bar
@@ -68,6 +69,16 @@ class Split:
         size = self.images.shape[1]
         scale = size / np.tile(self.sizes.astype(np.float32), 2)  # w, h, w, h
         return self.rois.astype(np.float32) * scale
+
+    def cropped(self, margin: float) -> Split:
+        """The split with every image cropped to its ROI grown by `margin` x its size on each
+        side (tsr.data.roi); its ROIs and sizes then describe the cropped images."""
+        images = crop_to_rois(self.images, self.rois_scaled(), margin)
+        side = images.shape[1]
+        sizes = np.full_like(self.sizes, side)
+        rois = np.zeros_like(self.rois)
+        rois[:, 2:] = side
+        return replace(self, images=images, rois=rois, sizes=sizes)
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,11 @@ class DataSettings(Settings):
     # hist -> clahe (tsr/data/preprocessing.py)
     preprocessing: Choice(*DATA_TYPES) = "clahe"
     image_size: Annotated[int, Field(ge=8, le=512)] = 32
+    # null: the whole image. A number m: every image (train, val, test) cropped to its sign's
+    # box from the CSVs (GTSRB's ROI), grown by m x the box's size on each side, resized back
+    # to image_size (tsr/data/roi.py). The model then expects images cropped this way:
+    # tsr.predict's photos must be cropped around the sign (it says so)
+    roi_crop: Annotated[float, Field(ge=0.0, le=0.5, allow_inf_nan=False)] | None = None
     # fraction of each class's tracks held out for validation
     val_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.1
     split_seed: Annotated[int, Field(ge=0)] = 0

@@ -47,6 +47,8 @@ class Classifier:
     image_size: int
     class_names: tuple[str, ...]
     path: Path
+    # the data.roi_crop its training images had (None: whole images)
+    roi_crop: float | None = None
 
     @property
     def device(self) -> torch.device:
@@ -243,6 +245,7 @@ def load_classifier(
         image_size=int(hparams["image_size"]),
         class_names=tuple(hparams["class_names"]),
         path=path,
+        roi_crop=hparams.get("roi_crop"),
     )
 
 

@@ -47,12 +47,21 @@ def _worst_mistakes(probs: torch.Tensor, labels: np.ndarray, count: int) -> np.n
     return wrong[order][:count]
 
 
-def _test_split(cfg: DictConfig, data_type: str, image_size: int) -> Any:
-    """The official test split prepared as `data_type` at `image_size` (from the cache)."""
+def _test_split(cfg: DictConfig, data_type: str, image_size: int, roi_crop: float | None) -> Any:
+    """The official test split prepared as `data_type` at `image_size`, cropped to the signs'
+    boxes when the model trained so (from the cache)."""
     datamodule = GtsrbDataModule(
-        data_dir=cfg.data_dir, mirror=cfg.mirror, preprocessing=data_type, image_size=image_size
+        data_dir=cfg.data_dir,
+        mirror=cfg.mirror,
+        preprocessing=data_type,
+        image_size=image_size,
+        roi_crop=roi_crop,
     )
     return datamodule.load().test
+
+
+def _input_kind(classifier: Classifier) -> tuple[str, int, float | None]:
+    return classifier.data_type, classifier.image_size, classifier.roi_crop
 
 
 def _member_logits(classifier: Classifier, cfg: DictConfig, test: Any, advance) -> torch.Tensor:
@@ -104,14 +113,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     output_dir = Path(cfg.output_dir)
     start = time.perf_counter()
     # each member sees the test set as its own data type and size (read once per kind)
-    tests = {
-        kind: _test_split(cfg, *kind) for kind in {(m.data_type, m.image_size) for m in members}
-    }
-    test = tests[(classifier.data_type, classifier.image_size)]
+    tests = {kind: _test_split(cfg, *kind) for kind in {_input_kind(m) for m in members}}
+    test = tests[_input_kind(classifier)]
     with progress_bar("evaluate on the test set", total=None) as advance:
-        member_logits = [
-            _member_logits(m, cfg, tests[(m.data_type, m.image_size)], advance) for m in members
-        ]
+        member_logits = [_member_logits(m, cfg, tests[_input_kind(m)], advance) for m in members]
     seconds = time.perf_counter() - start
     committee = None
     if len(members) > 1:
@@ -140,6 +145,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "stn": bool(hparams.get("stn", False)),
         "data_type": classifier.data_type,
         "image_size": classifier.image_size,
+        "roi_crop": classifier.roi_crop,
         "tta": bool(cfg.tta),
         "calibrated": bool(cfg.calibrated),
         "raw_weights": bool(cfg.raw_weights),
@@ -173,6 +179,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                 mirror=cfg.mirror,
                 preprocessing="rgb",
                 image_size=classifier.image_size,
+                roi_crop=classifier.roi_crop,
             )
             .load()
             .test

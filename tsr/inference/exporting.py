@@ -138,6 +138,8 @@ def sidecar(
         "checkpoint_sha256": digest,
         "model": hp.get("name") or hp["backbone"],
         "data_type": classifier.data_type,
+        # the data.roi_crop of its training images (null: whole images, as GTSRB stores them)
+        "roi_crop": classifier.roi_crop,
         # logits are divided by this inside the model (1: not calibrated)
         "temperature": float(classifier.model.temperature) if classifier.model.calibrated else 1.0,
         "input": {
@@ -166,6 +168,14 @@ def sidecar(
         },
         "client": f"{model_file.name}.client.py",
         "preprocessing_before_the_model": [
+            *(
+                []
+                if classifier.roi_crop is None
+                else [
+                    f"crop the photo to the sign's box grown by {classifier.roi_crop} x its "
+                    "size on each side (the model trained on GTSRB images cropped so)"
+                ]
+            ),
             "decode to RGB uint8 (first frame; EXIF orientation applied; alpha on white)",
             f"resize the whole image to {size}x{size} with OpenCV INTER_AREA",
             _data_type_steps(classifier.data_type),

@@ -69,6 +69,16 @@ def predict(cfg: DictConfig) -> PredictResult:
         cfg.ckpt, cfg.device, cfg.get("data_type"), cfg.calibrated, cfg.raw_weights
     )
     classifier = members[0]
+    for member in members:
+        if member.roi_crop is not None:
+            log.warning(
+                "%s was trained on images cropped to the sign (data.roi_crop=%s): it expects "
+                "photos cropped around the sign with a border of %d %% of its size; a wider "
+                "view lowers its accuracy",
+                member.path,
+                member.roi_crop,
+                round(100 * member.roi_crop),
+            )
     output_dir = Path(cfg.output_dir)
     predictions: list[Prediction] = []
     # one batch per member: each prepares the image as its own training images were

@@ -78,6 +78,7 @@ def build_data_and_model(cfg: DictConfig) -> tuple[L.LightningDataModule, L.Ligh
             class_names=list(datamodule.class_names),
             image_size=datamodule.image_size,
             data_type=datamodule.preprocessing,
+            roi_crop=datamodule.settings.roi_crop,
             _convert_="all",
         )
         return datamodule, model
