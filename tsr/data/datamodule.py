@@ -175,6 +175,14 @@ class GtsrbDataModule(L.LightningDataModule):
             extras.sum(),
             len(train_idx) + extras.sum(),
         )
+        if self.settings.roi_crop is not None:
+            log.info(
+                "every image is its sign's box (the CSVs' ROI) grown by %g %% on each side, "
+                "resized to %d px (data.roi_crop=%g)",
+                100 * self.settings.roi_crop,
+                self.image_size,
+                self.settings.roi_crop,
+            )
         log.info("train images per class: %s", dict(enumerate(counts.tolist())))
         log.info("input mean %s, std %s", np.round(self.mean, 4), np.round(self.std, 4))
 
