@@ -185,6 +185,12 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, mirror: 
     return train_tiny(tmp_path_factory.mktemp("tiny-run"), cache_dir, mirror)
 
 
+@pytest.fixture(scope="session")
+def roi_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, mirror: Path) -> dict:
+    """tiny_run's training on images cropped to their signs (data.roi_crop=0.05)."""
+    return train_tiny(tmp_path_factory.mktemp("roi-run"), cache_dir, mirror, "data.roi_crop=0.05")
+
+
 def train_tiny(folder: Path, cache_dir: Path, mirror: Path, *overrides: str) -> dict:
     """tiny_run's training (plus `overrides`) in `folder`: its metrics and checkpoint."""
     from hydra import compose, initialize_config_dir

@@ -19,7 +19,7 @@ from tsr.inference.checkpoint import load_classifier
 from tsr.inference.evaluation import evaluate
 from tsr.training.run import train
 
-from .conftest import CONF_DIR, compose_train, run_tsr, train_tiny
+from .conftest import CONF_DIR, compose_train, run_tsr
 
 
 def compose_evaluate(tmp_path: Path, cache_dir: Path, mirror: Path, *overrides: str) -> DictConfig:
@@ -75,15 +75,14 @@ def test_evaluate_reports_the_test_accuracy_lightning_measured(
 
 @pytest.mark.real_data
 def test_a_model_trained_on_sign_crops_is_tested_on_sign_crops(
-    tmp_path: Path, cache_dir: Path, mirror: Path
+    tmp_path: Path, cache_dir: Path, mirror: Path, roi_run: dict
 ) -> None:
     """data.roi_crop travels in the checkpoint: tsr.evaluate crops the test images as the
     training run did, so both measure the same accuracy."""
-    run = train_tiny(tmp_path / "run", cache_dir, mirror, "data.roi_crop=0.05")
-    cfg = compose_evaluate(tmp_path, cache_dir, mirror, f"ckpt={run['best_checkpoint']}")
+    cfg = compose_evaluate(tmp_path, cache_dir, mirror, f"ckpt={roi_run['best_checkpoint']}")
     report = evaluate(cfg)
     assert report["roi_crop"] == 0.05
-    assert report["accuracy"] == pytest.approx(run["test/acc"], abs=1e-6)
+    assert report["accuracy"] == pytest.approx(roi_run["test/acc"], abs=1e-6)
 
 
 @pytest.mark.slow  # measured 53 s (with the tiny run; TTA on every test image)

@@ -89,3 +89,10 @@ def test_cli_export_and_a_bad_format(tmp_path: Path, tiny_checkpoint: Path):
     (model,) = (tmp_path / "logs" / "export").glob("*/*.onnx")
     assert model.with_name(model.name + ".json").is_file()
     assert "matches PyTorch" in good.stdout + good.stderr
+
+
+def test_the_sidecar_says_a_sign_crop_model_wants_cropped_photos(tmp_path: Path, roi_run: dict):
+    _, info_path = _export(tmp_path, Path(roi_run["best_checkpoint"]), "torchscript")
+    info = json.loads(info_path.read_text())
+    assert info["roi_crop"] == 0.05
+    assert info["preprocessing_before_the_model"][1].startswith("crop the photo to the sign's box")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,18 @@ def test_raw_test_files_get_the_evaluate_paths_probabilities(
     assert saved["images"] == 64 and saved["failed"] == 0 and saved["data_type"] == "clahe"
     rows = list(csv.DictReader((tmp_path / "out" / "predictions.csv").open()))
     assert len(rows) == 64 and float(rows[0]["probability_1"]) >= float(rows[0]["probability_2"])
+
+
+def test_a_model_trained_on_sign_crops_asks_for_cropped_photos(
+    tmp_path: Path, roi_run: dict, raw_test_images: list, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = raw_test_images[0][0].parent
+    cfg = compose_predict(tmp_path, f"ckpt={roi_run['best_checkpoint']}", f"inputs={folder}")
+    with caplog.at_level(logging.WARNING):
+        result = predict(cfg)
+    assert not result.failed and len(result.predictions) == len(raw_test_images)
+    assert "cropped to the sign (data.roi_crop=0.05)" in caplog.text
+    assert "a border of 5 % of its size" in caplog.text
 
 
 def _rgb(path: Path) -> np.ndarray:

@@ -168,6 +168,7 @@ def sidecar(
         },
         "client": f"{model_file.name}.client.py",
         "preprocessing_before_the_model": [
+            "decode to RGB uint8 (first frame; EXIF orientation applied; alpha on white)",
             *(
                 []
                 if classifier.roi_crop is None
@@ -176,8 +177,8 @@ def sidecar(
                     "size on each side (the model trained on GTSRB images cropped so)"
                 ]
             ),
-            "decode to RGB uint8 (first frame; EXIF orientation applied; alpha on white)",
-            f"resize the whole image to {size}x{size} with OpenCV INTER_AREA",
+            f"resize the {'whole' if classifier.roi_crop is None else 'cropped'} image to "
+            f"{size}x{size} with OpenCV INTER_AREA",
             _data_type_steps(classifier.data_type),
             "transpose HWC -> CHW and stack into a batch",
         ],
