@@ -52,6 +52,9 @@ class GtsrbDataModule(L.LightningDataModule):
         super().__init__()
         settings = validate(DataSettings, options, "data")
         self.settings = settings
+        # the data.* settings go into checkpoints (Lightning's datamodule_hyper_parameters):
+        # tsr.evaluate split=val rebuilds the validation split of a checkpoint's run from them
+        self.save_hyperparameters(settings.model_dump(mode="json"))
         self.in_channels = num_channels(settings.preprocessing)
         self.preprocessing = settings.preprocessing
         self.data_dir = Path(settings.data_dir)
