@@ -85,6 +85,69 @@ def test_a_model_trained_on_sign_crops_is_tested_on_sign_crops(
     assert report["accuracy"] == pytest.approx(roi_run["test/acc"], abs=1e-6)
 
 
+@pytest.mark.real_data
+@pytest.mark.slow  # measured ~15 s: a second tiny run validated on every held-out image
+def test_split_val_scores_the_runs_own_validation_tracks(
+    tmp_path: Path, cache_dir: Path, mirror: Path, tiny_run: dict, gtsrb
+) -> None:
+    """split=val rebuilds the held-out tracks of the checkpoint's run from the data settings
+    it records (here not the defaults), so it measures what the run's validation measured;
+    checkpoints that cannot say, or trained on those tracks, or disagree, are refused before
+    any image is read."""
+    from tsr.data.split import split_by_track
+
+    from .conftest import train_tiny
+
+    run = train_tiny(
+        tmp_path / "run",
+        cache_dir,
+        mirror,
+        "data.val_fraction=0.25",
+        "data.split_seed=3",
+        "trainer.limit_val_batches=1.0",
+        "trainer.limit_test_batches=2",
+    )
+    report = evaluate(
+        compose_evaluate(
+            tmp_path / "v", cache_dir, mirror, f"ckpt={run['checkpoint']}", "split=val"
+        )
+    )
+    _, val_idx = split_by_track(gtsrb.train.labels, gtsrb.train.tracks, 0.25, 3)
+    assert report["images"] == len(val_idx) != 12_630
+    assert report["split"] == "validation tracks (data.val_fraction=0.25 data.split_seed=3)"
+    assert report["accuracy"] == pytest.approx(run["val/acc_best"], abs=1e-6)
+    val_tracks = set(gtsrb.train.tracks[val_idx].tolist())
+    assert report["worst_mistakes"] and all(
+        m["track"] in val_tracks for m in report["worst_mistakes"]
+    )
+
+    payload = torch.load(run["checkpoint"], weights_only=True)
+    payload["datamodule_hyper_parameters"]["train_on_val"] = True
+    torch.save(payload, tmp_path / "final.ckpt")
+    del payload["datamodule_hyper_parameters"]
+    torch.save(payload, tmp_path / "old.ckpt")
+    refused = {
+        str(tmp_path / "final.ckpt"): "trained on its validation tracks too",
+        str(tmp_path / "old.ckpt"): "does not record its run's validation split",
+        f"[{tiny_run['checkpoint']},{run['checkpoint']}]": "share one validation split",
+    }
+    for ckpt, message in refused.items():
+        cfg = compose_evaluate(tmp_path / "x", cache_dir, mirror, f"ckpt={ckpt}", "split=val")
+        with pytest.raises(ConfigError, match=message):
+            evaluate(cfg)
+    cfg = compose_evaluate(
+        tmp_path / "x",
+        cache_dir,
+        mirror,
+        f"ckpt={run['checkpoint']}",
+        "split=val",
+        "robustness=true",
+    )
+    with pytest.raises(ConfigError, match="use split=test"):
+        evaluate(cfg)
+    assert not (tmp_path / "x").exists()  # nothing written
+
+
 @pytest.mark.slow  # measured 53 s (with the tiny run; TTA on every test image)
 def test_evaluate_keeps_predictions_and_calibration_for_compare(
     tmp_path: Path, cache_dir: Path, mirror: Path, tiny_checkpoint: Path, capsys

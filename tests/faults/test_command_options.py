@@ -18,6 +18,7 @@ CASES = [
     ("evaluate", "batch_size=0", "batch_size=0 must be a whole number >= 1"),
     ("evaluate", "batch_size=many", "batch_size='many' must be a whole number >= 1"),
     ("evaluate", "tta=maybe", "tta='maybe' must be true or false"),
+    ("evaluate", "split=train", "valid choices: test, val"),
     ("evaluate", "mistakes=-1", "mistakes=-1 must be a whole number >= 0"),
     ("evaluate", "data_type=sepia", "valid choices: rgb, gray, sharpen, hist, clahe"),
     ("predict", "top_k=0", "top_k=0 must be a whole number >= 1 and <= 1000"),

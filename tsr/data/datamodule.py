@@ -114,6 +114,12 @@ class GtsrbDataModule(L.LightningDataModule):
             self.data = data
         return self.data
 
+    def split_indices(self) -> tuple[np.ndarray, np.ndarray]:
+        """Indices into the official training set of the training and the validation
+        images: whole tracks held out per class (data.val_fraction, data.split_seed)."""
+        train = self.load().train
+        return split_by_track(train.labels, train.tracks, self.val_fraction, self.split_seed)
+
     def prepare_data(self) -> None:
         """Build the caches once (rank 0 under DDP)."""
         self.load()
@@ -122,9 +128,7 @@ class GtsrbDataModule(L.LightningDataModule):
         if self.train_set is not None:
             return
         data = self.load()
-        train_idx, val_idx = split_by_track(
-            data.train.labels, data.train.tracks, self.val_fraction, self.split_seed
-        )
+        train_idx, val_idx = self.split_indices()
         if self.settings.train_on_val:
             log.warning(
                 "data.train_on_val=true: the %d validation images are trained on too; "

@@ -80,6 +80,16 @@ class Split:
         rois[:, 2:] = side
         return replace(self, images=images, rois=rois, sizes=sizes)
 
+    def subset(self, index: np.ndarray) -> Split:
+        """The images at `index` (e.g. one side of a track-wise split)."""
+        return Split(
+            self.images[index],
+            self.labels[index],
+            self.tracks[index],
+            self.rois[index],
+            self.sizes[index],
+        )
+
 
 @dataclass(frozen=True)
 class Gtsrb:

@@ -39,6 +39,38 @@ _ACCEPTED = frozenset(inspect.signature(SignClassifier.__init__).parameters) - {
 
 
 @dataclass(frozen=True)
+class ValidationSplit:
+    """The track-wise validation split of a checkpoint's run (its data.* settings)."""
+
+    val_fraction: float
+    split_seed: int
+    train_on_val: bool  # the validation tracks were trained on too (the final retrain)
+
+    def describe(self) -> str:
+        return f"data.val_fraction={self.val_fraction:g} data.split_seed={self.split_seed}"
+
+
+def _validation_split(payload: Mapping[str, Any]) -> ValidationSplit | None:
+    """The run's validation split from the data settings Lightning saved beside the model's
+    hyper-parameters; None when the checkpoint predates that or they are not plausible."""
+    data = payload.get("datamodule_hyper_parameters")
+    if not isinstance(data, Mapping):
+        return None
+    fraction, seed = data.get("val_fraction"), data.get("split_seed")
+    trained_on = data.get("train_on_val", False)
+    if (
+        isinstance(fraction, float)
+        and 0.0 < fraction < 1.0
+        and isinstance(seed, int)
+        and not isinstance(seed, bool)
+        and seed >= 0
+        and isinstance(trained_on, bool)
+    ):
+        return ValidationSplit(fraction, seed, trained_on)
+    return None
+
+
+@dataclass(frozen=True)
 class Classifier:
     """A trained model in eval mode on its device, with what its inputs need."""
 
@@ -49,6 +81,8 @@ class Classifier:
     path: Path
     # the data.roi_crop its training images had (None: whole images)
     roi_crop: float | None = None
+    # its run's validation split (None: written before tsr recorded the data settings)
+    validation: ValidationSplit | None = None
 
     @property
     def device(self) -> torch.device:
@@ -246,6 +280,7 @@ def load_classifier(
         class_names=tuple(hparams["class_names"]),
         path=path,
         roi_crop=hparams.get("roi_crop"),
+        validation=_validation_split(payload),
     )
 
 

@@ -1,5 +1,6 @@
-"""A checkpoint's model on the official GTSRB test set: accuracy, loss, per-class
-precision/recall/F1, confusion matrix and most confident mistakes (figures), report.json.
+"""A checkpoint's model on the official GTSRB test set (or its run's validation tracks):
+accuracy, loss, per-class precision/recall/F1, confusion matrix and most confident mistakes
+(figures), report.json.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from rich.table import Table
 
 from tsr.data.cache import save_npz_atomic
 from tsr.data.datamodule import GtsrbDataModule
+from tsr.data.gtsrb import Split
 from tsr.errors import ConfigError
-from tsr.inference.checkpoint import Classifier, load_committee
+from tsr.inference.checkpoint import Classifier, ValidationSplit, load_committee
 from tsr.inference.forward import logits_of, probabilities_of
 from tsr.inference.metrics import classification_report
 from tsr.inference.robustness import robustness_report
@@ -47,17 +49,59 @@ def _worst_mistakes(probs: torch.Tensor, labels: np.ndarray, count: int) -> np.n
     return wrong[order][:count]
 
 
-def _test_split(cfg: DictConfig, data_type: str, image_size: int, roi_crop: float | None) -> Any:
-    """The official test split prepared as `data_type` at `image_size`, cropped to the signs'
-    boxes when the model trained so (from the cache)."""
+def _images(
+    cfg: DictConfig, kind: tuple[str, int, float | None], validation: ValidationSplit | None
+) -> Split:
+    """The official test split, or with `validation` the held-out tracks of the training set,
+    prepared as the data type at the image size of `kind`, cropped to the signs' boxes when
+    the model trained so (from the cache)."""
+    data_type, image_size, roi_crop = kind
+    split = (
+        {}
+        if validation is None
+        else {"val_fraction": validation.val_fraction, "split_seed": validation.split_seed}
+    )
     datamodule = GtsrbDataModule(
         data_dir=cfg.data_dir,
         mirror=cfg.mirror,
         preprocessing=data_type,
         image_size=image_size,
         roi_crop=roi_crop,
+        **split,
     )
-    return datamodule.load().test
+    if validation is None:
+        return datamodule.load().test
+    return datamodule.load().train.subset(datamodule.split_indices()[1])
+
+
+def _validation(cfg: DictConfig, members: list[Classifier]) -> ValidationSplit | None:
+    """For split=val, the one validation split of every member (ConfigError, before any data
+    is read, when a checkpoint does not record it, trained on it, or members differ)."""
+    if cfg.split != "val":
+        return None
+    if cfg.robustness:
+        raise ConfigError("robustness=true corrupts the official test set: use split=test")
+    for member in members:
+        if member.validation is None:
+            raise ConfigError(
+                f"{member.path} does not record its run's validation split (written before "
+                "tsr saved the data settings in checkpoints): evaluate it with split=test, "
+                "or retrain it"
+            )
+        if member.validation.train_on_val:
+            raise ConfigError(
+                f"{member.path} was trained on its validation tracks too "
+                "(data.train_on_val=true), so split=val would score training images: use "
+                "split=test, or a run without data.train_on_val"
+            )
+    splits = {m.validation for m in members}
+    if len(splits) > 1:
+        raise ConfigError(
+            "split=val needs the members to share one validation split; they hold out "
+            + ", ".join(sorted(v.describe() for v in splits))
+            + ": evaluate them with split=test"
+        )
+    return members[0].validation
 
 
 def _input_kind(classifier: Classifier) -> tuple[str, int, float | None]:
@@ -102,20 +146,27 @@ def _committee(
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate `cfg.ckpt` (one checkpoint, or a list: a committee averaging the members'
-    probabilities) on the test split; write the outputs; return the report."""
+    probabilities) on the test split (or split=val: its run's validation tracks); write the
+    outputs; return the report."""
     check_command("evaluate", cfg)  # every option, before anything is read
     members = load_committee(
         cfg.ckpt, cfg.device, cfg.get("data_type"), cfg.calibrated, cfg.raw_weights
     )
     if len(members) > 1 and cfg.robustness:
         raise ConfigError("robustness=true takes one checkpoint; evaluate the members one by one")
+    validation = _validation(cfg, members)
+    split_name = (
+        "official test set"
+        if validation is None
+        else (f"validation tracks ({validation.describe()})")
+    )
     classifier = members[0]
     output_dir = Path(cfg.output_dir)
     start = time.perf_counter()
-    # each member sees the test set as its own data type and size (read once per kind)
-    tests = {kind: _test_split(cfg, *kind) for kind in {_input_kind(m) for m in members}}
+    # each member sees the images as its own data type and size (read once per kind)
+    tests = {kind: _images(cfg, kind, validation) for kind in {_input_kind(m) for m in members}}
     test = tests[_input_kind(classifier)]
-    with progress_bar("evaluate on the test set", total=None) as advance:
+    with progress_bar(f"evaluate on the {split_name}", total=None) as advance:
         member_logits = [_member_logits(m, cfg, tests[_input_kind(m)], advance) for m in members]
     seconds = time.perf_counter() - start
     committee = None
@@ -150,7 +201,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "calibrated": bool(cfg.calibrated),
         "raw_weights": bool(cfg.raw_weights),
         "temperature": temperature,
-        "split": "official test set",
+        "split": split_name,
         "device": str(classifier.device),
         "seconds": round(seconds, 3),
         "images_per_second": round(len(test) / seconds, 1) if seconds > 0 else None,
@@ -159,10 +210,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         **({"committee": committee} if committee else {}),
         # per-image probabilities and labels, for tsr.compare (paired tests between models)
         "predictions_file": PREDICTIONS_FILE,
-        # test_index i is GTSRB/Final_Test/Images/{i:05d}.ppm (GT-final_test.csv order)
+        # test_index i is GTSRB/Final_Test/Images/{i:05d}.ppm (GT-final_test.csv order); on
+        # split=val, track t is GTSRB/Final_Training/Images/{t // 100000:05d}/{t % 100000:05d}_*
         "worst_mistakes": [
             {
-                "test_index": int(i),
+                **(
+                    {"test_index": int(i)} if validation is None else {"track": int(test.tracks[i])}
+                ),
                 "true": int(test.labels[i]),
                 "true_name": names[test.labels[i]],
                 "predicted": int(predicted[i]),
@@ -249,7 +303,7 @@ def _write_outputs(
 
 
 def _print_summary(report: dict[str, Any], output_dir: Path) -> None:
-    title = f"tsr evaluate: {report['model']} on {report['data_type']}, test set"
+    title = f"tsr evaluate: {report['model']} on {report['data_type']}, {report['split']}"
     table = Table(title=escape(title))
     table.add_column("metric")
     table.add_column("value", justify="right")

@@ -38,6 +38,10 @@ class EvaluateSettings(CommandSettings):
     ckpt: str | list[str] | None = None
     batch_size: BatchSize = 1024
     tta: bool = False  # average over small shifts, rotations and scales (as tsr.predict)
+    # test: the official test set. val: the held-out tracks of the checkpoint's own run (the
+    # data.val_fraction and data.split_seed it records), to choose between models or options
+    # such as tta=true without looking at the test set
+    split: Choice("test", "val") = "test"
     mistakes: Annotated[int, Field(ge=0, le=1000)] = 25  # in worst_mistakes.png; 0: none
     # accuracy on the corrupted test set too (tsr/data/corruptions.py: 16 kinds x 5 severities)
     robustness: bool = False
