@@ -163,6 +163,64 @@ def test_the_final_retrain_tests_its_last_epoch(tmp_path: Path, cache_dir, mirro
     assert "temperature" not in metrics and metrics["test/acc"] is not None
 
 
+@pytest.mark.parametrize(
+    ("minutes", "planned", "scheduler"),
+    [
+        pytest.param("0.001", 1, "cosine", marks=pytest.mark.slow),  # measured 9 s; 1 fits
+        pytest.param("60", 3, "cosine", marks=pytest.mark.slow),  # all fit: nothing changes
+        pytest.param("0.001", 1, "onecycle", marks=pytest.mark.slow),  # a per-step schedule
+    ],
+)
+def test_a_time_budget_shortens_the_run_and_its_schedule(
+    tmp_path: Path, cache_dir, mirror, minutes: str, planned: int, scheduler: str
+) -> None:
+    """callbacks.time_budget.minutes: the run stops after the epochs that fit, and its
+    learning-rate schedule was rebuilt for that length, so it still ends annealed."""
+    import torch
+
+    schedules = {
+        "cosine": [
+            "+model.scheduler._target_=torch.optim.lr_scheduler.CosineAnnealingLR",
+            "+model.scheduler._partial_=true",
+            "+model.scheduler.T_max=null",
+        ],
+        "onecycle": [
+            "+model.scheduler._target_=torch.optim.lr_scheduler.OneCycleLR",
+            "+model.scheduler._partial_=true",
+            "+model.scheduler.max_lr=0.002",
+            "+model.scheduler.total_steps=null",
+            "model.scheduler_interval=step",
+        ],
+    }
+    cfg = compose_train(
+        tmp_path,
+        cache_dir,
+        mirror,
+        "model.scheduler=null",
+        *schedules[scheduler],
+        "trainer.max_epochs=3",
+        "debug=fast",
+        "trainer.limit_train_batches=5",
+        "trainer.limit_val_batches=1",
+        "trainer.limit_test_batches=1",
+        "data.preprocessing=gray",
+        "logger=none",
+        f"callbacks.time_budget.minutes={minutes}",
+    )
+    metrics = train(cfg, show_summary=False)
+    assert metrics["epochs"] == planned
+    last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    state = next(v for k, v in last["callbacks"].items() if k.startswith("TimeBudget"))
+    assert state["planned_epochs"] == planned
+    schedule = last["lr_schedulers"][0]
+    if scheduler == "cosine":
+        assert schedule["T_max"] == planned
+        assert last["optimizer_states"][0]["param_groups"][0]["lr"] == pytest.approx(0, abs=1e-9)
+    else:
+        assert schedule["total_steps"] == 5 * planned
+        assert schedule["last_epoch"] == 5 * planned
+
+
 def test_a_diverging_run_stops_with_a_clear_error(tmp_path: Path, cache_dir, mirror) -> None:
     """A learning rate far too high: the loss turns NaN/inf and the run names the fix."""
     cfg = compose_train(

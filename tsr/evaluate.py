@@ -1,5 +1,6 @@
 """`python -m tsr.evaluate ckpt=<file.ckpt> [key=value ...]`: tsr.inference.evaluation on the
-official test set (split=val: the run's validation tracks); exit status 0, or 2 with one error line (tsr.cli).
+official test set (split=val: the run's validation tracks); exit status 0, or 2 with one
+error line (tsr.cli).
 """
 
 from __future__ import annotations

@@ -63,6 +63,8 @@ BAD_VALUES = [
     ("+data.jitter.colour=1", "data.jitter: "),
     ("data.train_on_val=true", "add callbacks.model_checkpoint.monitor=null"),
     ("data.roi_crop=0.9", "data.roi_crop=0.9 must be a number >= 0 and <= 0.5 or null"),
+    ("callbacks.time_budget.minutes=0", "callbacks.time_budget.minutes=0 must be a number"),
+    ("callbacks.time_budget.minutes=15 trainer.max_epochs=-1", "needs trainer.max_epochs >= 1"),
 ]
 
 

@@ -25,6 +25,7 @@ from tsr.io.checkpoint_file import read_checkpoint
 from tsr.models.summary import format_count
 from tsr.tensorboard import log_hparams
 from tsr.training.allocator import keep_freed_memory
+from tsr.training.budget import TimeBudget
 from tsr.training.config_store import register_schemas
 from tsr.training.interrupts import DeferredInterrupt
 from tsr.training.precision import resolve_precision
@@ -119,6 +120,9 @@ def build(
             logger=_instantiate_all(cfg.get("logger")) or False,
         ),
     )
+    for callback in trainer.callbacks:
+        if isinstance(callback, TimeBudget):
+            callback.check(trainer.max_epochs)
     return datamodule, model, trainer
 
 
