@@ -82,13 +82,23 @@ class TimeBudget(L.Callback):
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.sanity_checking:
             self._val_start = time.perf_counter()
+            self._val_images = 0
+
+    def on_validation_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if not trainer.sanity_checking:  # the images scored, whatever limit_val_batches says
+            self._val_images += len(batch[-1]) if isinstance(batch, list | tuple) else len(batch)
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.sanity_checking and self._val_start is not None:
             self._val_seconds = time.perf_counter() - self._val_start
-            loaders = trainer.val_dataloaders
-            dataset = getattr(loaders, "dataset", None)
-            self._val_images = len(dataset) if dataset is not None else 0
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.enabled or self.planned_epochs is not None or self._epoch_start is None:
