@@ -100,3 +100,24 @@ def test_describe_matches_hand_computed_values() -> None:
     assert d["ci_low"] == pytest.approx(0.96 - half) and d["ci_high"] == pytest.approx(0.96 + half)
     single = describe([0.9])
     assert single["std"] is None and single["ci_low"] is None
+
+
+def test_ignored_settings_pool_runs_and_a_callback_tells_groups_apart(
+    tmp_path: Path, capsys
+) -> None:
+    """Runs differing only in a callback are two configurations, labelled by that callback
+    (not two identical labels); --ignore pools them. Equal accuracies give an interval of
+    that value, not nan."""
+    folder = tmp_path / "runs"
+    for job, extra in enumerate([[], [], ["callbacks.time_budget.minutes=13"]]):
+        cfg = compose_train(tmp_path, tmp_path / "data", tmp_path / "m", f"seed={job}", *extra)
+        _fake_run(folder / str(job), cfg, 0.99)
+    main([str(folder)])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| name=")]
+    labels = [row.split(" | ")[0] for row in rows]
+    assert len(labels) == 2 and labels[0] != labels[1]
+    assert sorted(label.split(", ")[-1] for label in labels) == ["minutes=13", "minutes=None"]
+    main(["--ignore", "callbacks.time_budget", str(folder)])
+    out = capsys.readouterr().out
+    assert "| 3 | 0, 1, 2 | 99.00% ± 0.00% | 99.00% - 99.00% |" in out
+    assert "nan" not in out

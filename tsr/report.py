@@ -25,12 +25,21 @@ from tsr.reporting.runs import (
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path, help="run or multirun folders")
+    parser.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="a dotted config key (or prefix) left out when grouping runs into configurations, "
+        "e.g. callbacks.time_budget for runs made before and after a callback joined the "
+        "defaults when its log shows it changed nothing; repeatable",
+    )
     args = parser.parse_args(argv)
     runs = find_runs(args.folders)
     if not runs:
         parser.error(f"no metrics.json under {', '.join(map(str, args.folders))}")
     print(markdown_table([run.metrics for run in runs]))
-    groups = group_by_configuration(runs)
+    groups = group_by_configuration(runs, tuple(args.ignore))
     if any(len(group.runs) > 1 for group in groups):
         print()
         print("Over seeds (mean ± sample std; 95 % CI of the mean, t distribution):")

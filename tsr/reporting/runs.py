@@ -92,19 +92,22 @@ def markdown_table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def group_by_configuration(runs: list[Run]) -> list[Group]:
-    """Runs whose configuration is equal apart from the seeds and paths, in first-seen order.
-    A run without its config.yaml is a group of its own."""
+def group_by_configuration(runs: list[Run], ignore: tuple[str, ...] = ()) -> list[Group]:
+    """Runs whose configuration is equal apart from the seeds, the paths and the settings
+    under the dotted prefixes `ignore`, in first-seen order. A run without its config.yaml
+    is a group of its own."""
     groups: dict[str, Group] = {}
     for run in runs:
         if run.config is None:
             key = f"<no config.yaml: {run.folder}>"
         else:
-            key = json.dumps(
-                comparable(run.config, without_seed=True, without_locations=True),
-                sort_keys=True,
-                default=str,
-            )
+            settings = flat(comparable(run.config, without_seed=True, without_locations=True))
+            kept = {
+                k: v
+                for k, v in settings.items()
+                if not any(k == p or k.startswith(p + ".") for p in ignore)
+            }
+            key = json.dumps(kept, sort_keys=True, default=str)
         groups.setdefault(key, Group(key)).runs.append(run)
     return list(groups.values())
 
@@ -116,6 +119,8 @@ def describe(values: list[float]) -> dict[str, float | int | None]:
     if n < 2:
         return {"n": n, "mean": mean, "std": None, "ci_low": None, "ci_high": None}
     std = statistics.stdev(values)
+    if std == 0:  # every run the same: the interval is that value (scipy would give nan)
+        return {"n": n, "mean": mean, "std": 0.0, "ci_low": mean, "ci_high": mean}
     low, high = stats.t.interval(0.95, df=n - 1, loc=mean, scale=std / math.sqrt(n))
     return {"n": n, "mean": mean, "std": std, "ci_low": float(low), "ci_high": float(high)}
 
@@ -130,22 +135,28 @@ def group_labels(groups: list[Group]) -> list[str]:
     shown = [k for k in ("model.name", "data.preprocessing") if k in varying]
     if not shown and "model.name" in keys:
         shown = ["model.name"]
-    others = [
-        k
-        for k in varying
-        if k not in shown and not k.startswith(("callbacks.", "logger.", "hydra"))
-    ]
+    # callbacks and loggers only when nothing else tells the groups apart
+    quiet = ("callbacks.", "logger.", "hydra")
+    others = [k for k in varying if k not in shown and not k.startswith(quiet)]
+    others += [k for k in varying if k not in shown and k.startswith(quiet)]
 
     def label(group: Group, values: dict[str, Any], keys: list[str]) -> str:
         if group.key.startswith("<"):
             return group.key
-        return ", ".join(f"{k.split('.')[-1]}={values.get(k)}" for k in keys) or "all runs"
+        return ", ".join(f"{_short(k)}={values.get(k)}" for k in keys) or "all runs"
 
-    for key in others[:4]:
+    for key in others[:6]:
         if len({label(g, f, shown) for g, f in zip(groups, flats, strict=True)}) == len(groups):
             break
         shown.append(key)
     return [label(g, f, shown) for g, f in zip(groups, flats, strict=True)]
+
+
+def _short(key: str) -> str:
+    """A setting's name in a label: its last part (lr), two parts where the last alone says
+    little (time_budget._target_)."""
+    parts = key.split(".")
+    return ".".join(parts[-2:]) if parts[-1].startswith("_") and len(parts) > 1 else parts[-1]
 
 
 def seeds_table(groups: list[Group]) -> str:
