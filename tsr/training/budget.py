@@ -12,7 +12,8 @@ shortens it on a slow one instead of overrunning.
 The budget counts from when the trainer is built (the imports and the configuration come
 before it, a few seconds) to the end of the test and temperature scaling, which it keeps
 time for (the test set scored at the measured validation speed, once more for the
-temperature). A resumed run keeps the length it planned and does not plan again.
+temperature). A resumed run keeps the length it planned and does not plan again; one
+interrupted before it planned measures the batches it runs and scales them to an epoch.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class TimeBudget(L.Callback):
         self._val_start: float | None = None
         self._val_seconds = 0.0
         self._val_images = 0
+        self._train_seconds: float | None = None
+        self._batches = 0
 
     def check(self, max_epochs: int | None) -> None:
         """ConfigError unless the run has a most epochs to plan within (before data is read)."""
@@ -78,11 +81,20 @@ class TimeBudget(L.Callback):
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._epoch_start = time.perf_counter()
+        self._train_seconds = None
+        self._batches = 0
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, i: int
+    ) -> None:
+        self._batches += 1  # this process's batches: an epoch resumed mid-way is partial
 
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.sanity_checking:
             self._val_start = time.perf_counter()
             self._val_images = 0
+            if self._epoch_start is not None and self._train_seconds is None:
+                self._train_seconds = self._val_start - self._epoch_start
 
     def on_validation_batch_end(
         self,
@@ -104,7 +116,14 @@ class TimeBudget(L.Callback):
         if not self.enabled or self.planned_epochs is not None or self._epoch_start is None:
             return
         now = time.perf_counter()
-        epoch_seconds = now - self._epoch_start  # training and validation
+        train_seconds = (
+            self._train_seconds if self._train_seconds is not None else (now - self._epoch_start)
+        )
+        # a whole epoch at the speed measured: its batches, then validation
+        batches = max(1, self._batches)
+        total = trainer.num_training_batches
+        scale = total / batches if math.isfinite(total) and total > 0 else 1.0
+        epoch_seconds = max(1e-6, train_seconds * scale + self._val_seconds)
         left = self.seconds * (1.0 - self.margin) - (now - self.start) - self._reserve()
         fit = trainer.current_epoch + 1 + max(0, math.floor(left / epoch_seconds))
         planned = int(trainer.strategy.broadcast(min(trainer.max_epochs, fit)))  # rank 0's
