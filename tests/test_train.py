@@ -221,6 +221,34 @@ def test_a_time_budget_shortens_the_run_and_its_schedule(
         assert schedule["last_epoch"] == 5 * planned
 
 
+@pytest.mark.slow  # measured ~15 s: a run and its continuation
+def test_a_resumed_run_keeps_the_length_its_budget_planned(tmp_path: Path, cache_dir, mirror):
+    """The plan travels in the checkpoint: continuing the run (ckpt_path) with the same
+    config does not run the epochs the budget gave up."""
+    overrides = [
+        "trainer.max_epochs=3",
+        "debug=fast",
+        "trainer.limit_train_batches=5",
+        "trainer.limit_val_batches=1",
+        "trainer.limit_test_batches=1",
+        "data.preprocessing=gray",
+        "logger=none",
+        "callbacks.time_budget.minutes=0.001",
+    ]
+    first = train(compose_train(tmp_path, cache_dir, mirror, *overrides), show_summary=False)
+    assert first["epochs"] == 1
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    again = compose_train(
+        tmp_path / "again",
+        cache_dir,
+        mirror,
+        *overrides,
+        f"ckpt_path={last}",
+        "callbacks.time_budget.minutes=60",  # a new budget would allow all 3: the plan stands
+    )
+    assert train(again, show_summary=False)["epochs"] == 1
+
+
 def test_a_diverging_run_stops_with_a_clear_error(tmp_path: Path, cache_dir, mirror) -> None:
     """A learning rate far too high: the loss turns NaN/inf and the run names the fix."""
     cfg = compose_train(
