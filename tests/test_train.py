@@ -163,6 +163,18 @@ def test_the_final_retrain_tests_its_last_epoch(tmp_path: Path, cache_dir, mirro
     assert "temperature" not in metrics and metrics["test/acc"] is not None
 
 
+# three short epochs of 5 batches: what the time budget tests plan within
+BUDGET_RUN = (
+    "trainer.max_epochs=3",
+    "debug=fast",
+    "trainer.limit_train_batches=5",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+    "data.preprocessing=gray",
+    "logger=none",
+)
+
+
 @pytest.mark.parametrize(
     ("minutes", "planned", "scheduler"),
     [
@@ -198,13 +210,7 @@ def test_a_time_budget_shortens_the_run_and_its_schedule(
         mirror,
         "model.scheduler=null",
         *schedules[scheduler],
-        "trainer.max_epochs=3",
-        "debug=fast",
-        "trainer.limit_train_batches=5",
-        "trainer.limit_val_batches=1",
-        "trainer.limit_test_batches=1",
-        "data.preprocessing=gray",
-        "logger=none",
+        *BUDGET_RUN,
         f"callbacks.time_budget.minutes={minutes}",
     )
     metrics = train(cfg, show_summary=False)
@@ -225,16 +231,7 @@ def test_a_time_budget_shortens_the_run_and_its_schedule(
 def test_a_resumed_run_keeps_the_length_its_budget_planned(tmp_path: Path, cache_dir, mirror):
     """The plan travels in the checkpoint: continuing the run (ckpt_path) with the same
     config does not run the epochs the budget gave up."""
-    overrides = [
-        "trainer.max_epochs=3",
-        "debug=fast",
-        "trainer.limit_train_batches=5",
-        "trainer.limit_val_batches=1",
-        "trainer.limit_test_batches=1",
-        "data.preprocessing=gray",
-        "logger=none",
-        "callbacks.time_budget.minutes=0.001",
-    ]
+    overrides = [*BUDGET_RUN, "callbacks.time_budget.minutes=0.001"]
     first = train(compose_train(tmp_path, cache_dir, mirror, *overrides), show_summary=False)
     assert first["epochs"] == 1
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"
