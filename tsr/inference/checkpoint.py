@@ -22,7 +22,9 @@ from typing import Any
 import torch
 
 from tsr.config.devices import resolve_device
+from tsr.config.schema import validate
 from tsr.data.preprocessing import DATA_TYPES, check_data_type, num_channels
+from tsr.data.settings import DataSettings
 from tsr.errors import CheckpointError, ConfigError, TsrError
 from tsr.io.checkpoint_file import read_checkpoint
 from tsr.models.module import SignClassifier
@@ -52,22 +54,19 @@ class ValidationSplit:
 
 def _validation_split(payload: Mapping[str, Any]) -> ValidationSplit | None:
     """The run's validation split from the data settings Lightning saved beside the model's
-    hyper-parameters; None when the checkpoint predates that or they are not plausible."""
+    hyper-parameters (checked against the data schema); None when the checkpoint predates
+    them or they are not valid data settings."""
     data = payload.get("datamodule_hyper_parameters")
     if not isinstance(data, Mapping):
         return None
-    fraction, seed = data.get("val_fraction"), data.get("split_seed")
-    trained_on = data.get("train_on_val", False)
-    if (
-        isinstance(fraction, float)
-        and 0.0 < fraction < 1.0
-        and isinstance(seed, int)
-        and not isinstance(seed, bool)
-        and seed >= 0
-        and isinstance(trained_on, bool)
-    ):
-        return ValidationSplit(fraction, seed, trained_on)
-    return None
+    keys = ("val_fraction", "split_seed", "train_on_val")
+    try:
+        settings = validate(DataSettings, {k: data[k] for k in keys if k in data}, "data")
+    except ConfigError:
+        return None
+    if "val_fraction" not in data or "split_seed" not in data:
+        return None
+    return ValidationSplit(settings.val_fraction, settings.split_seed, settings.train_on_val)
 
 
 @dataclass(frozen=True)

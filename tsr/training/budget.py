@@ -31,8 +31,6 @@ from tsr.models.optim import build_scheduler
 
 log = logging.getLogger(__name__)
 
-TEST_IMAGES = 12_630  # the official test set, scored after training
-
 
 class TimeBudget(L.Callback):
     """`minutes`: the run's wall-time budget (null: none, the callback does nothing).
@@ -124,7 +122,7 @@ class TimeBudget(L.Callback):
         total = trainer.num_training_batches
         scale = total / batches if math.isfinite(total) and total > 0 else 1.0
         epoch_seconds = max(1e-6, train_seconds * scale + self._val_seconds)
-        left = self.seconds * (1.0 - self.margin) - (now - self.start) - self._reserve()
+        left = self.seconds * (1.0 - self.margin) - (now - self.start) - self._reserve(trainer)
         fit = trainer.current_epoch + 1 + max(0, math.floor(left / epoch_seconds))
         planned = int(trainer.strategy.broadcast(min(trainer.max_epochs, fit)))  # rank 0's
         self.planned_epochs = planned
@@ -148,13 +146,14 @@ class TimeBudget(L.Callback):
                 planned,
             )
 
-    def _reserve(self) -> float:
-        """Seconds kept for the test set, and for temperature scaling on validation, at the
-        validation speed measured."""
+    def _reserve(self, trainer: L.Trainer) -> float:
+        """Seconds kept for the test set (the data module's), and for temperature scaling on
+        validation, at the validation speed measured."""
         if not self._val_images:
             return 0.0
-        per_image = self._val_seconds / self._val_images
-        return per_image * (TEST_IMAGES + self._val_images)
+        test_set = getattr(trainer.datamodule, "test_set", None)
+        test_images = len(test_set) if test_set is not None else 0
+        return self._val_seconds / self._val_images * (test_images + self._val_images)
 
     @staticmethod
     def _rebuild_schedules(trainer: L.Trainer, pl_module: L.LightningModule) -> None:
