@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from tsr.errors import TrainingDiverged
+from tsr.errors import ConfigError, TrainingDiverged
 from tsr.training.precision import choose_precision
 from tsr.training.run import build, train
 
@@ -289,6 +289,9 @@ def test_resume_skips_a_configuration_that_already_finished(tmp_path: Path, cach
     assert train(again, show_summary=False) == json.loads((runs / "a" / "metrics.json").read_text())
     assert metrics["test/acc"] is not None
     assert sorted(p.name for p in runs.iterdir()) == ["a"]  # no second run folder
+    into_a = compose_train(tmp_path, cache_dir, mirror, *settings, f"paths.output_dir={runs / 'a'}")
+    with pytest.raises(ConfigError, match=r"already holds a finished run .* another hydra.run.dir"):
+        train(into_a, show_summary=False)  # a new run there would overwrite its results
     other = compose_train(
         tmp_path,
         cache_dir,

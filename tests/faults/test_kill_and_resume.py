@@ -152,23 +152,48 @@ def test_sigkill_mid_epoch_then_resume(tmp_path: Path, cache_dir, mirror, uninte
     )
 
 
-def test_sigterm_saves_a_checkpoint_then_resumes(tmp_path: Path, cache_dir, mirror) -> None:
-    command = _command(tmp_path, cache_dir, mirror)
+@pytest.mark.parametrize("fixed_dir", [False, True], ids=["dated-folder", "hydra.run.dir"])
+def test_sigterm_saves_a_checkpoint_then_resumes(
+    tmp_path: Path, cache_dir, mirror, fixed_dir: bool
+) -> None:
+    """With a fixed hydra.run.dir too: resume=true finds the run in that folder, and the
+    command without resume=true is refused instead of overwriting its checkpoints."""
+    where = [f"hydra.run.dir={tmp_path / 'mine'}"] if fixed_dir else []
+    command = _command(tmp_path, cache_dir, mirror, *where)
     steps_file = tmp_path / "steps.txt"
     process = _start(tmp_path, command)
     _wait_for(lambda: len(logged_steps(steps_file)) >= EVERY + 3, process)
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=120) == 128 + signal.SIGTERM
-    run = _only_run(tmp_path)
+    run = tmp_path / "mine" if fixed_dir else _only_run(tmp_path)
     done = logged_steps(steps_file)[-1][1]
     assert _checkpoint_step(run / "checkpoints" / "last.ckpt") == done  # nothing lost
     output = (tmp_path / "output.txt").read_text()
     assert "SIGTERM received: saved" in output and "resume=true" in output
 
+    if fixed_dir:  # the same command again, without resume=true: refused, nothing touched
+        refused = subprocess.run(
+            command,
+            cwd=REPO,
+            env={**os.environ, "TSR_ROOT": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        said = refused.stdout + refused.stderr
+        assert refused.returncode != 0
+        assert "already holds an unfinished run" in said
+        assert "resume=true" in said and "Traceback" not in said
+        assert _checkpoint_step(run / "checkpoints" / "last.ckpt") == done
+
     assert _run(tmp_path, [*command, "resume=true"]) == 0, (tmp_path / "output.txt").read_text()
     assert _metrics(run)["epochs"] == EPOCHS
     steps = [step for _, step in logged_steps(steps_file)]
     assert steps == list(range(1, STEPS + 1))  # every step once: the SIGTERM lost none
+    if fixed_dir:
+        assert not (tmp_path / "logs" / "runs").exists() or not any(
+            (tmp_path / "logs" / "runs").iterdir()
+        )  # continued in the fixed folder, no second run folder
 
 
 def test_sigkill_while_writing_a_checkpoint(tmp_path: Path, cache_dir, mirror) -> None:

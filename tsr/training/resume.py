@@ -1,8 +1,11 @@
 """Find the run a training command continues: `resume=true` or `ckpt_path=...`.
 
-`resume=true` looks under `paths.log_dir` (runs/ and multiruns/) for the newest run whose
+`resume=true` looks in the command's own folder (`hydra.run.dir`, when given one that a run
+already wrote) and under `paths.log_dir` (runs/ and multiruns/) for the newest run whose
 saved `config.yaml` equals this command's resolved config (apart from where it writes)
-and that has a `checkpoints/last.ckpt` but no `metrics.json` (it never finished). The
+and that has a `checkpoints/last.ckpt` but no `metrics.json` (it never finished). A new
+run never writes into a folder that holds another run's checkpoints or results
+(`refuse_to_overwrite`). The
 resumed run keeps its folder, its checkpoints and its TensorBoard run, so curves continue
 where they stopped. `ckpt_path=<file>` resumes from that checkpoint; when the file sits in
 a run's `checkpoints/` folder that run is continued the same way.
@@ -51,11 +54,22 @@ def _resolved(cfg: DictConfig) -> dict[str, Any]:
         return OmegaConf.to_container(cfg, resolve=False)  # type: ignore[return-value]
 
 
-def _unfinished_runs(log_dir: Path) -> list[Path]:
+def _own_folder(cfg: DictConfig, marker: str) -> list[Path]:
+    """The command's own folder when it already holds `marker` (a run given a fixed
+    hydra.run.dir and started again there): checked before the runs under log_dir."""
+    own = Path(str(cfg.paths.output_dir))
+    return [own] if (own / marker).is_file() else []
+
+
+def _unfinished_runs(cfg: DictConfig) -> list[Path]:
+    log_dir = Path(cfg.paths.log_dir)
     candidates = [*log_dir.glob(f"runs/*/checkpoints/{LAST}")]
     candidates += log_dir.glob(f"multiruns/*/*/checkpoints/{LAST}")
     runs = [c.parent.parent for c in candidates if not (c.parent.parent / FINISHED_MARKER).exists()]
-    return sorted(runs, key=lambda run: (run / "checkpoints" / LAST).stat().st_mtime, reverse=True)
+    runs.sort(key=lambda run: (run / "checkpoints" / LAST).stat().st_mtime, reverse=True)
+    own = [r for r in _own_folder(cfg, f"checkpoints/{LAST}") if not (r / FINISHED_MARKER).exists()]
+    first = {r.resolve() for r in own}
+    return own + [run for run in runs if run.resolve() not in first]
 
 
 def config_differences(saved: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
@@ -77,7 +91,9 @@ def find_finished_run(cfg: DictConfig) -> Path | None:
         *log_dir.glob(f"runs/*/{FINISHED_MARKER}"),
         *log_dir.glob(f"multiruns/*/*/{FINISHED_MARKER}"),
     ]
-    for marker in sorted(finished, key=lambda p: p.stat().st_mtime, reverse=True):
+    finished.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    own = [run / FINISHED_MARKER for run in _own_folder(cfg, FINISHED_MARKER)]
+    for marker in own + finished:
         try:
             saved = OmegaConf.to_container(OmegaConf.load(marker.parent / CONFIG_FILE))
         except (OSError, OmegaConfBaseException, yaml.YAMLError, UnicodeDecodeError):
@@ -92,7 +108,7 @@ def find_run_to_resume(cfg: DictConfig) -> Path | None:
     newest unfinished run differs, the usual cause being a changed override)."""
     wanted = comparable(_resolved(cfg))
     closest: tuple[Path, list[str]] | None = None
-    for run in _unfinished_runs(Path(cfg.paths.log_dir)):
+    for run in _unfinished_runs(cfg):
         try:
             saved = OmegaConf.to_container(OmegaConf.load(run / CONFIG_FILE))
         except (OSError, OmegaConfBaseException, yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -148,6 +164,25 @@ def resume_point(cfg: DictConfig) -> ResumePoint | None:
     if run_dir is None:
         return None  # tsr.training.run: a finished run of it, or a new run
     return ResumePoint((run_dir / "checkpoints" / LAST).resolve(), run_dir.resolve())
+
+
+def refuse_to_overwrite(cfg: DictConfig) -> None:
+    """A new run writes into `paths.output_dir`; refuse before anything is built when that
+    folder already holds a run's last checkpoint or results (a fixed hydra.run.dir used
+    twice): they would be overwritten, a resumable run lost."""
+    own = Path(str(cfg.paths.output_dir))
+    if (own / FINISHED_MARKER).is_file():
+        raise ConfigError(
+            f"{own} already holds a finished run ({FINISHED_MARKER}); a new run there would "
+            "overwrite it: give it another hydra.run.dir (or remove that folder)"
+        )
+    if (own / "checkpoints" / LAST).is_file():
+        raise ConfigError(
+            f"{own} already holds an unfinished run (checkpoints/{LAST}); a new run there "
+            "would overwrite its checkpoints: continue it with resume=true and the command "
+            f"that started it (or ckpt_path={own / 'checkpoints' / LAST}), or give this run "
+            "another hydra.run.dir"
+        )
 
 
 def continue_in_place(cfg: DictConfig, point: ResumePoint) -> DictConfig:

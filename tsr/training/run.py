@@ -35,6 +35,7 @@ from tsr.training.resume import (
     continue_in_place,
     find_finished_run,
     move_log_into,
+    refuse_to_overwrite,
     resume_point,
 )
 from tsr.training.settings import check_run_settings
@@ -168,6 +169,8 @@ def train(
             "starting a new run",
             cfg.paths.log_dir,
         )
+    if point is None:
+        refuse_to_overwrite(cfg)
     if point is not None:
         new_dir = Path(cfg.paths.output_dir)
         cfg = continue_in_place(cfg, point)
