@@ -21,12 +21,16 @@ ALLOWED: dict[str, set[str]] = {
     "tsr.models": BASE | {"tsr.config"},
     "tsr.tensorboard": BASE | {"tsr.config", "tsr.io", "tsr.metrics"},
     "tsr.reporting": BASE | {"tsr.io", "tsr.config"},
-    "tsr.training": BASE
-    | {"tsr.config", "tsr.io", "tsr.data", "tsr.models", "tsr.tensorboard", "tsr.metrics"},
     "tsr.inference": BASE
     | {"tsr.config", "tsr.io", "tsr.data", "tsr.models", "tsr.tensorboard", "tsr.reporting"}
     | {"tsr.metrics"},
 }
+# training loads distillation teachers with inference's one safe checkpoint loader
+ALLOWED["tsr.training"] = (
+    BASE
+    | {"tsr.config", "tsr.io", "tsr.data", "tsr.models", "tsr.tensorboard", "tsr.metrics"}
+    | {"tsr.inference"}
+)
 ALLOWED["tsr.sweeps"] = ALLOWED["tsr.training"] | {"tsr.training"}
 ALLOWED["tsr.benchmarks"] = ALLOWED["tsr.training"] | {"tsr.training"}
 

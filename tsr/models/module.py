@@ -9,7 +9,7 @@ needed to classify raw images.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import lightning as L
@@ -133,6 +133,7 @@ class SignClassifier(L.LightningModule):
         # expected calibration error of the test set (15 bins, as tsr.evaluate reports it)
         self.test_ece = MulticlassCalibrationError(num_classes, n_bins=15, validate_args=False)
         self._resumed_val_acc_best: float | None = None
+        self.distill(None)  # labels only, unless tsr.training.distillation sets a teacher
 
     def _check_input_size(self, backbone: str, in_channels: int, image_size: int) -> None:
         """One blank image through the new network (eval mode, no gradients: a few ms): an
@@ -176,12 +177,6 @@ class SignClassifier(L.LightningModule):
         shape = tuple(self.example_input_array.shape[1:])
         return {"parameters": count_parameters(network), "macs": count_macs(network, shape)}
 
-    def _shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], label_smoothing: float = 0.0):
-        images, labels = batch
-        logits = self(images)
-        loss = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
-        return loss, logits.argmax(dim=1), labels
-
     def on_train_start(self) -> None:
         self.val_acc_best.reset()  # forget the sanity check's value
         if self._resumed_val_acc_best is not None:  # resumed: the best of the epochs before
@@ -200,13 +195,43 @@ class SignClassifier(L.LightningModule):
         if lr is not None:
             self.log("train/lr", lr, on_step=False, on_epoch=True, sync_dist=True)
 
+    def distill(
+        self,
+        teacher: Callable[[torch.Tensor], torch.Tensor] | None,
+        weight: float = 0.0,
+        temperature: float = 1.0,
+    ) -> None:
+        """Learn from a teacher's probabilities as well as from the labels (knowledge
+        distillation, Hinton et al. 2015): the training loss becomes (1 - weight) x the
+        cross-entropy with the labels + weight x T^2 x KL(teacher || student), both
+        softened by the temperature T. `teacher(images)` gives the teacher's probabilities
+        at that temperature for a training batch (as jittered); None: labels only. The
+        teacher is a plain function, not a submodule: it is neither trained nor saved in
+        this model's checkpoints (tsr.training.distillation loads and sets it)."""
+        self._teacher = teacher
+        self._distill_weight = float(weight)
+        self._distill_temperature = float(temperature)
+
+    def _distillation_loss(self, images: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        assert self._teacher is not None
+        t = self._distill_temperature
+        with torch.no_grad():
+            target = self._teacher(images).float()
+        student = F.log_softmax(logits.float() / t, dim=1)
+        return F.kl_div(student, target, reduction="batchmean") * t * t
+
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        loss, preds, labels = self._shared_step(batch, self.label_smoothing)
+        images, labels = batch
+        logits = self(images)
+        loss = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+        if self._teacher is not None:
+            weight = self._distill_weight
+            loss = (1 - weight) * loss + weight * self._distillation_loss(images, logits)
         # accumulated on the device; read and logged once, at the epoch's end (logging a
         # metric object every step made Lightning move it between devices every step:
         # ~1 ms per call, measured, 15 % of a LeNet step on 2 CPU cores)
         self.train_loss.update(loss)
-        self.train_acc.update(preds, labels)
+        self.train_acc.update(logits.argmax(dim=1), labels)
         return loss
 
     def on_train_epoch_end(self) -> None:
@@ -217,9 +242,10 @@ class SignClassifier(L.LightningModule):
         self.train_acc.reset()
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        loss, preds, labels = self._shared_step(batch)
-        self.val_loss.update(loss)
-        self.val_acc.update(preds, labels)
+        images, labels = batch
+        logits = self(images)
+        self.val_loss.update(F.cross_entropy(logits, labels))
+        self.val_acc.update(logits.argmax(dim=1), labels)
         self.log("val/loss", self.val_loss, on_step=False, on_epoch=True, prog_bar=True)
         self.log("val/acc", self.val_acc, on_step=False, on_epoch=True, prog_bar=True)
 

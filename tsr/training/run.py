@@ -27,6 +27,7 @@ from tsr.tensorboard import log_hparams
 from tsr.training.allocator import keep_freed_memory
 from tsr.training.budget import TimeBudget
 from tsr.training.config_store import register_schemas
+from tsr.training.distillation import Distillation
 from tsr.training.interrupts import DeferredInterrupt
 from tsr.training.precision import resolve_precision
 from tsr.training.provenance import write_provenance
@@ -124,6 +125,8 @@ def build(
     for callback in trainer.callbacks:
         if isinstance(callback, TimeBudget):
             callback.check(trainer.max_epochs)
+        if isinstance(callback, Distillation):
+            callback.check(datamodule)  # the teachers read and matched before any image
     return datamodule, model, trainer
 
 
