@@ -107,6 +107,7 @@ def test_a_teacher_of_other_inputs_is_refused_before_any_image(
         ("callbacks.distillation.temperature=-1", r"callbacks.distillation.temperature"),
         ("callbacks.distillation.teachers=[nowhere.ckpt]", r"ckpt=nowhere.ckpt does not exist"),
         ("callbacks.distillation.teachers=['']", r"teachers holds an empty path"),
+        ("experiment=fast_cpu_distilled_roi", r"teachers is not set: .* list its checkpoints"),
     ],
 )
 def test_bad_distillation_settings_fail_before_any_image(tmp_path: Path, override, message):

@@ -29,12 +29,26 @@ def _sweep(name: str) -> list[list[str]]:
     return [list(job) for job in itertools.product(*axes)] or [[]]
 
 
+def _given(name: str, request: pytest.FixtureRequest) -> list[str]:
+    """What a recipe leaves to the command line: a distilled recipe's teachers (a run of the
+    fixtures on ROI crops, whose inputs match the fast ROI recipes')."""
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={name}"])
+    if cfg.callbacks.distillation.teachers is not None:
+        return []
+    teacher = request.getfixturevalue("roi_run")["checkpoint"]
+    return [f"callbacks.distillation.teachers=[{teacher}]"]
+
+
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_every_job_of_a_recipe_builds(
-    name: str, tmp_path: Path, cache_dir: Path, mirror: Path
+    name: str, tmp_path: Path, cache_dir: Path, mirror: Path, request: pytest.FixtureRequest
 ) -> None:
+    given = _given(name, request)
     for job in _sweep(name):
-        cfg = compose_train(tmp_path, cache_dir, mirror, f"experiment={name}", *job, "logger=none")
+        cfg = compose_train(
+            tmp_path, cache_dir, mirror, f"experiment={name}", *job, *given, "logger=none"
+        )
         _, model, trainer = build(cfg)
         assert model.hparams.name == cfg.model.name, job
         assert trainer.max_epochs == cfg.trainer.max_epochs

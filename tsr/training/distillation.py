@@ -18,6 +18,7 @@ in its checkpoints (the run's config.yaml names them).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import lightning as L
@@ -35,13 +36,14 @@ KEY = "callbacks.distillation"
 
 class Distillation(L.Callback):
     """`teachers`: checkpoints whose averaged probabilities the run also learns from (empty:
-    off, the callback does nothing). `weight`: the share of the loss given to them.
+    off, the callback does nothing; null: a recipe that needs them and was not given them,
+    refused). `weight`: the share of the loss given to them.
     `temperature`: softens teacher and student alike (Hinton et al. use 2-20; higher passes
     on more of how the teachers rank the wrong classes)."""
 
     def __init__(
         self,
-        teachers: list[str] | None = None,
+        teachers: Sequence[str] | None = (),
         weight: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.5,
         temperature: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)] = 4.0,
     ) -> None:
@@ -50,7 +52,12 @@ class Distillation(L.Callback):
             {"teachers": teachers, "weight": weight, "temperature": temperature},
             KEY,
         )
-        self.teachers = [str(path) for path in settings.teachers or []]
+        if settings.teachers is None:
+            raise ConfigError(
+                f"{KEY}.teachers is not set: this configuration distils from a committee; "
+                f'list its checkpoints: "{KEY}.teachers=[a.ckpt,b.ckpt]"'
+            )
+        self.teachers = [str(path) for path in settings.teachers]
         if any(not path.strip() for path in self.teachers):
             raise ConfigError(f"{KEY}.teachers holds an empty path: list checkpoint files")
         self.weight = settings.weight
