@@ -3,12 +3,11 @@
 `resume=true` looks in the command's own folder (`hydra.run.dir`, when given one that a run
 already wrote) and under `paths.log_dir` (runs/ and multiruns/) for the newest run whose
 saved `config.yaml` equals this command's resolved config (apart from where it writes)
-and that has a `checkpoints/last.ckpt` but no `metrics.json` (it never finished). A new
-run never writes into a folder that holds another run's checkpoints or results
-(`refuse_to_overwrite`). The
+and that has a `checkpoints/last.ckpt` but no `metrics.json` (it never finished). The
 resumed run keeps its folder, its checkpoints and its TensorBoard run, so curves continue
 where they stopped. `ckpt_path=<file>` resumes from that checkpoint; when the file sits in
-a run's `checkpoints/` folder that run is continued the same way.
+a run's `checkpoints/` folder that run is continued the same way. A new run never writes
+into a folder that holds another run's checkpoints or results (`refuse_to_overwrite`).
 """
 
 from __future__ import annotations
