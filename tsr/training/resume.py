@@ -56,7 +56,10 @@ def _resolved(cfg: DictConfig) -> dict[str, Any]:
 def _own_folder(cfg: DictConfig, marker: str) -> list[Path]:
     """The command's own folder when it already holds `marker` (a run given a fixed
     hydra.run.dir and started again there): checked before the runs under log_dir."""
-    own = Path(str(cfg.paths.output_dir))
+    output_dir = cfg.paths.get("output_dir")
+    if not output_dir:
+        return []
+    own = Path(str(output_dir))
     return [own] if (own / marker).is_file() else []
 
 
