@@ -112,9 +112,10 @@ class Distillation(L.Callback):
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self.enabled:
             return
-        if self._members is None:
+        if self._members is None:  # a trainer built without tsr.training.run.build
             self.check(trainer.datamodule)
-        models = [member.model.to(pl_module.device).eval() for member in self._members or []]
+        assert self._members is not None
+        models = [member.model.to(pl_module.device).eval() for member in self._members]
         temperature = self.temperature
 
         def committee(images: torch.Tensor) -> torch.Tensor:

@@ -53,25 +53,29 @@ def _resolved(cfg: DictConfig) -> dict[str, Any]:
         return OmegaConf.to_container(cfg, resolve=False)  # type: ignore[return-value]
 
 
-def _own_folder(cfg: DictConfig, marker: str) -> list[Path]:
-    """The command's own folder when it already holds `marker` (a run given a fixed
-    hydra.run.dir and started again there): checked before the runs under log_dir."""
+def _own_folder(cfg: DictConfig) -> Path | None:
+    """The command's own folder (paths.output_dir, a fixed hydra.run.dir when given one):
+    a run started there before is checked before the runs under log_dir."""
     output_dir = cfg.paths.get("output_dir")
-    if not output_dir:
-        return []
-    own = Path(str(output_dir))
-    return [own] if (own / marker).is_file() else []
+    return Path(str(output_dir)) if output_dir else None
 
 
 def _unfinished_runs(cfg: DictConfig) -> list[Path]:
+    """Runs with a last.ckpt and no metrics.json: the command's own folder first, then
+    those under log_dir, newest first."""
     log_dir = Path(cfg.paths.log_dir)
     candidates = [*log_dir.glob(f"runs/*/checkpoints/{LAST}")]
     candidates += log_dir.glob(f"multiruns/*/*/checkpoints/{LAST}")
     runs = [c.parent.parent for c in candidates if not (c.parent.parent / FINISHED_MARKER).exists()]
     runs.sort(key=lambda run: (run / "checkpoints" / LAST).stat().st_mtime, reverse=True)
-    own = [r for r in _own_folder(cfg, f"checkpoints/{LAST}") if not (r / FINISHED_MARKER).exists()]
-    first = {r.resolve() for r in own}
-    return own + [run for run in runs if run.resolve() not in first]
+    own = _own_folder(cfg)
+    if (
+        own is None
+        or not (own / "checkpoints" / LAST).is_file()
+        or (own / FINISHED_MARKER).exists()
+    ):
+        return runs
+    return [own] + [run for run in runs if run.resolve() != own.resolve()]
 
 
 def config_differences(saved: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
@@ -94,8 +98,10 @@ def find_finished_run(cfg: DictConfig) -> Path | None:
         *log_dir.glob(f"multiruns/*/*/{FINISHED_MARKER}"),
     ]
     finished.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    own = [run / FINISHED_MARKER for run in _own_folder(cfg, FINISHED_MARKER)]
-    for marker in own + finished:
+    own = _own_folder(cfg)
+    if own is not None and (own / FINISHED_MARKER).is_file():
+        finished.insert(0, own / FINISHED_MARKER)
+    for marker in finished:
         try:
             saved = OmegaConf.to_container(OmegaConf.load(marker.parent / CONFIG_FILE))
         except (OSError, OmegaConfBaseException, yaml.YAMLError, UnicodeDecodeError):
@@ -172,7 +178,9 @@ def refuse_to_overwrite(cfg: DictConfig) -> None:
     """A new run writes into `paths.output_dir`; refuse before anything is built when that
     folder already holds a run's last checkpoint or results (a fixed hydra.run.dir used
     twice): they would be overwritten, a resumable run lost."""
-    own = Path(str(cfg.paths.output_dir))
+    own = _own_folder(cfg)
+    if own is None:
+        return
     if (own / FINISHED_MARKER).is_file():
         raise ConfigError(
             f"{own} already holds a finished run ({FINISHED_MARKER}); a new run there would "
