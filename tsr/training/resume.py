@@ -75,6 +75,11 @@ def _unfinished_runs(cfg: DictConfig) -> list[Path]:
         or (own / FINISHED_MARKER).exists()
     ):
         return runs
+    return _own_first(own, runs)
+
+
+def _own_first(own: Path, runs: list[Path]) -> list[Path]:
+    """`own`, then `runs` without it (the own folder may also lie under log_dir)."""
     return [own] + [run for run in runs if run.resolve() != own.resolve()]
 
 
@@ -93,21 +98,22 @@ def find_finished_run(cfg: DictConfig) -> Path | None:
     resume=true a multirun continued after a kill skips the jobs that finished."""
     wanted = comparable(_resolved(cfg))
     log_dir = Path(cfg.paths.log_dir)
-    finished = [
+    markers = [
         *log_dir.glob(f"runs/*/{FINISHED_MARKER}"),
         *log_dir.glob(f"multiruns/*/*/{FINISHED_MARKER}"),
     ]
-    finished.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    markers.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    runs = [marker.parent for marker in markers]
     own = _own_folder(cfg)
     if own is not None and (own / FINISHED_MARKER).is_file():
-        finished.insert(0, own / FINISHED_MARKER)
-    for marker in finished:
+        runs = _own_first(own, runs)
+    for run in runs:
         try:
-            saved = OmegaConf.to_container(OmegaConf.load(marker.parent / CONFIG_FILE))
+            saved = OmegaConf.to_container(OmegaConf.load(run / CONFIG_FILE))
         except (OSError, OmegaConfBaseException, yaml.YAMLError, UnicodeDecodeError):
             continue
         if isinstance(saved, dict) and comparable(saved) == wanted:
-            return marker.parent
+            return run
     return None
 
 
