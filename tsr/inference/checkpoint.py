@@ -266,8 +266,9 @@ def load_classifier(
     if calibrated:
         if float(model.temperature) == 1.0:
             log.warning(
-                "%s has no fitted temperature (trained before temperature scaling, or without "
-                "the test step): calibrated=true changes nothing",
+                "%s has no fitted temperature (trained before temperature scaling, without "
+                "the test step, or with data.train_on_val=true, which holds no image out to "
+                "fit it on): calibrated=true changes nothing",
                 path,
             )
         model.calibrated = True
