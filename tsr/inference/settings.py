@@ -7,10 +7,11 @@ it reads a checkpoint, an image or the data set.
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 import onnx.defs
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from tsr.config.schema import Choice, Settings, defaults, store_defaults, validate
 from tsr.data.preprocessing import DATA_TYPES
@@ -18,6 +19,30 @@ from tsr.data.preprocessing import DATA_TYPES
 BatchSize = Annotated[int, Field(ge=1, le=65536)]
 # the torch.export-based ONNX exporter writes opset 18 and later; up to what onnx knows
 OPSETS = (18, onnx.defs.onnx_opset_version())
+
+
+def _one_or_a_committee(ckpt: str | list[str] | None) -> str | list[str] | None:
+    """A list of checkpoints is a committee: at least one, and each file once (twice would
+    weigh it double and report it as two members)."""
+    if isinstance(ckpt, list):
+        if not ckpt:
+            raise ValueError(
+                "ckpt=[] names no checkpoint: give one (ckpt=run/checkpoints/x.ckpt) or a "
+                "committee (ckpt=[a.ckpt,b.ckpt])"
+            )
+        seen: dict[str, str] = {}
+        for path in ckpt:
+            same = seen.setdefault(os.path.realpath(path), path)
+            if same is not path:
+                raise ValueError(
+                    f"ckpt lists {path} twice{'' if same == path else f' (as {same})'}: a "
+                    "committee averages different models; name each checkpoint once"
+                )
+    return ckpt
+
+
+# one checkpoint, or a list: a committee that averages the members' probabilities
+Checkpoints = Annotated[str | list[str] | None, AfterValidator(_one_or_a_committee)]
 
 
 class CommandSettings(Settings):
@@ -34,8 +59,7 @@ class CommandSettings(Settings):
 
 
 class EvaluateSettings(CommandSettings):
-    # one checkpoint, or a list: a committee that averages the members' probabilities
-    ckpt: str | list[str] | None = None
+    ckpt: Checkpoints = None
     batch_size: BatchSize = 1024
     tta: bool = False  # average over small shifts, rotations and scales (as tsr.predict)
     # test: the official test set. val: the held-out tracks of the checkpoint's own run (the
@@ -52,8 +76,7 @@ class EvaluateSettings(CommandSettings):
 
 
 class PredictSettings(CommandSettings):
-    # one checkpoint, or a list: a committee that averages the members' probabilities
-    ckpt: str | list[str] | None = None
+    ckpt: Checkpoints = None
     inputs: str | list[str] | None = None  # image files, folders or glob patterns
     top_k: Annotated[int, Field(ge=1, le=1000)] = 5  # more than the classes: all of them
     tta: bool = False  # average over small shifts, rotations and scales of each image
