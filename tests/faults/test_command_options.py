@@ -61,3 +61,12 @@ def test_export_opset_5_exits_2_without_traceback_or_files(tmp_path: Path) -> No
     assert "opset=5 must be a whole number >= 18" in output
     assert "Traceback" not in output
     assert not list(tmp_path.rglob("*.json")) and not list(tmp_path.rglob("*.onnx"))
+
+
+def test_a_committee_listing_one_checkpoint_twice_is_refused_however_it_is_built() -> None:
+    """The same str object twice (a list built in Python) is caught as well as two equal
+    strings parsed from the command line."""
+    path = "run/checkpoints/a.ckpt"
+    with pytest.raises(ConfigError, match=r"ckpt lists run/checkpoints/a.ckpt twice: a"):
+        check_command("evaluate", {"ckpt": [path, path]})
+    check_command("evaluate", {"ckpt": [path, "run/checkpoints/b.ckpt"]})  # two: fine

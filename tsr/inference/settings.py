@@ -32,12 +32,13 @@ def _one_or_a_committee(ckpt: str | list[str] | None) -> str | list[str] | None:
             )
         seen: dict[str, str] = {}
         for path in ckpt:
-            same = seen.setdefault(os.path.realpath(path), path)
-            if same is not path:
+            same = seen.get(os.path.realpath(path))
+            if same is not None:
                 raise ValueError(
                     f"ckpt lists {path} twice{'' if same == path else f' (as {same})'}: a "
                     "committee averages different models; name each checkpoint once"
                 )
+            seen[os.path.realpath(path)] = path
     return ckpt
 
 
