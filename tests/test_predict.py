@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -238,13 +239,13 @@ def test_probabilities_of_the_top_k_sum_to_at_most_one(tmp_path, tiny_checkpoint
 def test_several_checkpoints_predict_as_a_committee(
     tmp_path, tiny_checkpoint, raw_test_images
 ) -> None:
-    """The same checkpoint twice is a committee that answers exactly as the checkpoint."""
+    """A checkpoint and its copy are a committee that answers exactly as the checkpoint (the
+    same path twice is refused: tests/faults/test_command_options.py)."""
     image = raw_test_images[0][0]
+    copy = Path(shutil.copy(tiny_checkpoint, tmp_path / "copy.ckpt"))
     alone = predict(compose_predict(tmp_path / "a", f"ckpt={tiny_checkpoint}", f"inputs={image}"))
     twice = predict(
-        compose_predict(
-            tmp_path / "b", f"ckpt=[{tiny_checkpoint},{tiny_checkpoint}]", f"inputs={image}"
-        )
+        compose_predict(tmp_path / "b", f"ckpt=[{tiny_checkpoint},{copy}]", f"inputs={image}")
     )
     (one,), (two,) = alone.predictions, twice.predictions
     assert [t["class_id"] for t in one.top] == [t["class_id"] for t in two.top]
@@ -252,4 +253,4 @@ def test_several_checkpoints_predict_as_a_committee(
         [t["probability"] for t in two.top], abs=1e-6
     )
     written = json.loads((tmp_path / "b" / "out" / "predictions.json").read_text())
-    assert written["checkpoint"] == [str(tiny_checkpoint)] * 2
+    assert written["checkpoint"] == [str(tiny_checkpoint), str(copy)]
