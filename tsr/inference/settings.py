@@ -32,13 +32,14 @@ def _one_or_a_committee(ckpt: str | list[str] | None) -> str | list[str] | None:
             )
         seen: dict[str, str] = {}
         for path in ckpt:
-            same = seen.get(os.path.realpath(path))
+            real = os.path.realpath(path)
+            same = seen.get(real)
             if same is not None:
                 raise ValueError(
                     f"ckpt lists {path} twice{'' if same == path else f' (as {same})'}: a "
                     "committee averages different models; name each checkpoint once"
                 )
-            seen[os.path.realpath(path)] = path
+            seen[real] = path
     return ckpt
 
 
