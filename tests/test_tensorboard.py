@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from tsr.data.classes import CLASS_NAMES
+from tsr.errors import ConfigError
 from tsr.training.run import train
 
 from .conftest import CONF_DIR, run_tsr
@@ -170,6 +172,44 @@ def test_heavy_views_switch_off(tmp_path: Path, cache_dir: Path, mirror: Path) -
     assert not tags["images"] and not tags["histograms"] and not tags["graph"]
     assert {"val/acc", "test/acc", "hp/test_acc"} <= set(tags["scalars"])
     assert not list((tmp_path / "tb").rglob("projector_config.pbtxt"))
+
+
+def test_runs_started_in_the_same_second_get_their_own_runs(
+    tmp_path: Path, cache_dir: Path, mirror: Path
+) -> None:
+    """Two commands launched together resolve one launch time; each run still gets its own
+    TensorBoard run (they were drawn as one, points interleaved) and its config records it.
+    A run refused at its config check leaves no empty run behind."""
+    same = ["callbacks=minimal", "logger.tensorboard.version=2026-12-06_17-35-27"]
+    for name in ("a", "b"):
+        _train(
+            tmp_path,
+            cache_dir,
+            mirror,
+            "lenet",
+            "gray",
+            *same,
+            f"paths.output_dir={tmp_path / name}",
+        )
+    runs = sorted(_runs(tmp_path).Runs())
+    assert runs == ["lenet/gray/2026-12-06_17-35-27", "lenet/gray/2026-12-06_17-35-27.2"]
+    recorded = [
+        OmegaConf.load(tmp_path / n / "config.yaml").logger.tensorboard.version for n in "ab"
+    ]
+    assert recorded == ["2026-12-06_17-35-27", "2026-12-06_17-35-27.2"]
+
+    with pytest.raises(ConfigError):
+        _train(
+            tmp_path,
+            cache_dir,
+            mirror,
+            "lenet",
+            "gray",
+            *same,
+            "data.batch_size=0",
+            f"paths.output_dir={tmp_path / 'c'}",
+        )
+    assert len(list((tmp_path / "tb" / "lenet" / "gray").iterdir())) == 2
 
 
 def _free_port() -> int:

@@ -24,6 +24,7 @@ from tsr.io.atomic import write_json
 from tsr.io.checkpoint_file import read_checkpoint
 from tsr.models.summary import format_count
 from tsr.tensorboard import log_hparams
+from tsr.tensorboard.logger import claim_run_folder
 from tsr.training.allocator import keep_freed_memory
 from tsr.training.budget import TimeBudget
 from tsr.training.config_store import register_schemas
@@ -130,6 +131,21 @@ def build(
     return datamodule, model, trainer
 
 
+def _claim_log_folders(cfg: DictConfig) -> list[Path]:
+    """Give each TensorBoard logger of a new run a folder no other run writes to (set into
+    `cfg`, so `config.yaml` records it and a resumed run finds it); the folders made."""
+    made = []
+    for node in (cfg.get("logger") or {}).values():
+        if not node or not str(node.get("_target_", "")).endswith("TensorBoardLogger"):
+            continue
+        if node.get("version") is None:  # Lightning numbers version_0, version_1, ...
+            continue
+        version, folder = claim_run_folder(node.save_dir, node.get("name"), str(node.version))
+        node.version = version
+        made.append(folder)
+    return made
+
+
 def _load_selected_weights(model: L.LightningModule, path: str) -> dict[str, Any]:
     """Put the weights the checkpoint was selected for (its `state_dict`) into `model`;
     return the checkpoint as read (calibration writes its temperature into it).
@@ -180,7 +196,16 @@ def train(
         if point.run_dir is not None and rank_zero_only.rank == 0:
             move_log_into(point.run_dir, new_dir)
     L.seed_everything(cfg.seed, workers=True)
-    datamodule, model, trainer = build(cfg, callbacks)
+    # a resumed run goes on in its own TensorBoard folder; a new one claims one of its own
+    fresh = point is None or point.run_dir is None
+    claimed = _claim_log_folders(cfg) if fresh and rank_zero_only.rank == 0 else []
+    try:
+        datamodule, model, trainer = build(cfg, callbacks)
+    except BaseException:
+        for folder in claimed:  # nothing logged yet: leave no empty run behind
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
     output_dir = Path(cfg.paths.output_dir)
     if rank_zero_only.rank == 0:  # DDP: the launched processes do not write it again
         write_provenance(cfg, output_dir, resumed_from=point and point.checkpoint)
