@@ -14,6 +14,7 @@ folder itself, atomically, and takes `<launch time>.2`, `.3`, ... when another r
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,15 +31,13 @@ def claim_run_folder(save_dir: str | Path, name: str | None, version: str) -> tu
     racing for one name never both get it."""
     parent = Path(save_dir, name or "")
     parent.mkdir(parents=True, exist_ok=True)
-    candidate, n = version, 1
-    while True:
+    for n in itertools.count(1):
+        candidate = version if n == 1 else f"{version}.{n}"
         try:
             (parent / candidate).mkdir()
         except FileExistsError:
-            n += 1
-            candidate = f"{version}.{n}"
             continue
-        if candidate != version:
+        if n > 1:
             log.info("TensorBoard run %s is another run's; this run logs to %s", version, candidate)
         return candidate, parent / candidate
 
