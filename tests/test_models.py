@@ -184,6 +184,35 @@ def test_spatial_transformer_starts_as_identity(gtsrb: Gtsrb) -> None:
         SignClassifier(stn="yes")
 
 
+def test_feature_map_transformer_starts_as_identity_and_learns(gtsrb: Gtsrb) -> None:
+    """`multiscale`'s feature_stn (a second transformer, on stage 1's maps): at initialisation
+    the net computes what the same weights compute without it, then it trains on real images."""
+    array, images, labels = _real_batch(gtsrb, 64)
+    torch.manual_seed(0)
+    narrow = {"stage1": 32, "stage2": 32}  # the recipe's 108-108 behaves alike, 5x slower
+    plain = SignClassifier("multiscale", in_channels=1, stn=True, backbone_options=narrow).eval()
+    plain.set_input_stats(*channel_stats(array))
+    with_it = SignClassifier(
+        "multiscale", in_channels=1, stn=True, backbone_options={**narrow, "feature_stn": True}
+    ).eval()
+    missing, unexpected = with_it.load_state_dict(plain.state_dict(), strict=False)
+    assert unexpected == [] and missing and all("feature_stn" in k for k in missing)
+    with torch.no_grad():
+        torch.testing.assert_close(with_it(images), plain(images), atol=1e-4, rtol=1e-4)
+    with_it.train()
+    optimizer = torch.optim.Adam(with_it.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(30):
+        loss = torch.nn.functional.cross_entropy(with_it(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    moved = with_it.backbone.feature_stn.affine.weight.abs().sum().item()
+    assert moved > 0  # the transformer itself learns (its last layer starts at zero)
+
+
 def test_cost_counts_parameters_and_macs() -> None:
     lenet = SignClassifier("lenet", in_channels=1).cost()
     # conv1 28*28*6*25 + conv2 10*10*16*6*25 + fc 400*200 + 200*84 + 84*43

@@ -11,6 +11,9 @@ the paper) adds batch normalisation after each convolution: it trains faster.
 are all positive (pooled ReLUs), so without it every Adam step moves the first hidden
 layer's inputs together by about lr x the feature count (8k for 108-108), which is why
 108-108 trained badly at lr 1e-3.
+`feature_stn` puts a second spatial transformer on stage 1's feature maps, before stage 2
+and the multi-scale branch (Arcos-Garcia et al. 2018 put one before each stage; the first
+is the classifier's `stn`, in front of the image).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from tsr.models.layers import (
     make_activation,
 )
 from tsr.models.registry import register_model
+from tsr.models.stn import feature_map_transformer
 
 
 def conv_stage(in_channels: int, out_channels: int, activation: str, batch_norm: bool) -> nn.Module:
@@ -41,7 +45,8 @@ def conv_stage(in_channels: int, out_channels: int, activation: str, batch_norm:
 
 @register_model("multiscale")
 class MultiScaleConvNet(nn.Module):
-    """conv5 -> pool (stage 1) -> conv5 -> pool (stage 2); [pool(stage 1), stage 2] -> fc -> fc."""
+    """conv5 -> pool (stage 1) -> [transformer] -> conv5 -> pool (stage 2);
+    [pool(stage 1), stage 2] -> fc -> fc."""
 
     def __init__(
         self,
@@ -55,13 +60,19 @@ class MultiScaleConvNet(nn.Module):
         activation: Activation = "relu",
         batch_norm: bool = True,
         feature_norm: bool = True,
+        feature_stn: bool = False,
         image_size: int = 32,
     ) -> None:
         super().__init__()
         self.stage1 = conv_stage(in_channels, stage1, activation, batch_norm)
+        side1 = (image_size - 4) // 2
+        self.feature_stn = (
+            feature_map_transformer(stage1, side1, activation=activation)
+            if feature_stn
+            else nn.Identity()
+        )
         self.stage2 = conv_stage(stage1, stage2, activation, batch_norm)
         self.branch_pool = nn.MaxPool2d(2)  # stage 1 pooled again before the classifier
-        side1 = (image_size - 4) // 2
         side2 = (side1 - 4) // 2
         features = stage1 * (side1 // 2) ** 2 + stage2 * side2**2
         self.classifier = nn.Sequential(
@@ -74,7 +85,7 @@ class MultiScaleConvNet(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s1 = self.stage1(x)
+        s1 = self.feature_stn(self.stage1(x))
         s2 = self.stage2(s1)
         features = torch.cat([self.branch_pool(s1).flatten(1), s2.flatten(1)], dim=1)
         return self.classifier(features)
