@@ -14,10 +14,11 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from tsr.data.preprocessing import preprocess
-from tsr.inference.checkpoint import load_classifier
-from tsr.inference.exporting import export
+from tsr.inference.checkpoint import Classifier, load_classifier
+from tsr.inference.exporting import export, export_onnx, onnx_probabilities
 from tsr.inference.forward import logits_of
 from tsr.inference.images import model_input, read_image
+from tsr.models import SignClassifier
 
 from .conftest import CONF_DIR, run_tsr
 
@@ -64,6 +65,26 @@ def test_onnx_runtime_agrees_with_pytorch_on_real_test_images(
     assert session.run(["probabilities"], {"images": np.ascontiguousarray(x)})[0].argmax() == (
         expected[0].argmax()
     )
+
+
+def test_both_spatial_transformers_export(tmp_path: Path, test_batch):
+    """`multiscale` with the image transformer and the one on its feature maps
+    (`feature_stn`), both moved off the identity: ONNX Runtime gives PyTorch's probabilities."""
+    torch.manual_seed(0)
+    model = SignClassifier(
+        "multiscale", in_channels=1, stn=True, backbone_options={"feature_stn": True}
+    ).eval()
+    with torch.no_grad():
+        for stn in (model.stn, model.backbone.feature_stn):
+            stn.affine.weight.normal_(0, 0.05)
+    images, _ = test_batch
+    nhwc = np.ascontiguousarray(images.transpose(0, 2, 3, 1))
+    expected = logits_of(model, nhwc).softmax(dim=1).numpy()
+    names = tuple(f"class {i}" for i in range(43))
+    classifier = Classifier(model, "clahe", 32, names, tmp_path / "untrained.ckpt")
+    probs = onnx_probabilities(export_onnx(classifier, tmp_path / "both.onnx"), images)
+    assert np.abs(probs - expected).max() < 1e-4
+    assert (probs.argmax(1) == expected.argmax(1)).all()
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
