@@ -74,6 +74,19 @@ def test_module_normalizes_uint8_with_training_stats(gtsrb: Gtsrb) -> None:
     assert abs(normalized.std().item() - 1) < 1e-2
 
 
+def _train_steps(module: SignClassifier, images, labels, steps: int) -> list[float]:
+    """Adam 3e-3 on one batch: the training loss after each step."""
+    optimizer = torch.optim.Adam(module.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(steps):
+        loss = torch.nn.functional.cross_entropy(module(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
 # every backbone, and one behind the spatial-transformer front end
 MODEL_CASES = [(name, False) for name in list_models()] + [("lenet", True)]
 MODEL_IDS = [f"{name}{'+stn' if stn else ''}" for name, stn in MODEL_CASES]
@@ -85,14 +98,7 @@ def test_few_steps_decrease_the_loss(gtsrb: Gtsrb, name: str, stn: bool) -> None
     array, images, labels = _real_batch(gtsrb, 64)
     module = SignClassifier(name, in_channels=1, backbone_options={"dropout": 0.0}, stn=stn)
     module.set_input_stats(*channel_stats(array))
-    optimizer = torch.optim.Adam(module.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(40):
-        loss = torch.nn.functional.cross_entropy(module(images), labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = _train_steps(module, images, labels, 40)
     assert losses[-1] < 0.5 * losses[0]
 
 
@@ -200,14 +206,7 @@ def test_feature_map_transformer_starts_as_identity_and_learns(gtsrb: Gtsrb) -> 
     with torch.no_grad():
         torch.testing.assert_close(with_it(images), plain(images), atol=1e-4, rtol=1e-4)
     with_it.train()
-    optimizer = torch.optim.Adam(with_it.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(30):
-        loss = torch.nn.functional.cross_entropy(with_it(images), labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = _train_steps(with_it, images, labels, 30)
     assert losses[-1] < 0.5 * losses[0]
     moved = with_it.backbone.feature_stn.affine.weight.abs().sum().item()
     assert moved > 0  # the transformer itself learns (its last layer starts at zero)
