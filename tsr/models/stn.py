@@ -34,18 +34,20 @@ class SpatialTransformer(nn.Module):
         localization: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        side = ((image_size - 4) // 2 - 4) // 2
-        self.localization = localization or nn.Sequential(
-            nn.Conv2d(in_channels, 8, 5),
-            nn.MaxPool2d(2),
-            make_activation(activation),
-            nn.Conv2d(8, 10, 5),
-            nn.MaxPool2d(2),
-            make_activation(activation),
-            nn.Flatten(),
-            nn.Linear(10 * side * side, hidden),
-            make_activation(activation),
-        )
+        if localization is None:  # not `or`: an nn.Sequential's truth is its length
+            side = ((image_size - 4) // 2 - 4) // 2
+            localization = nn.Sequential(
+                nn.Conv2d(in_channels, 8, 5),
+                nn.MaxPool2d(2),
+                make_activation(activation),
+                nn.Conv2d(8, 10, 5),
+                nn.MaxPool2d(2),
+                make_activation(activation),
+                nn.Flatten(),
+                nn.Linear(10 * side * side, hidden),
+                make_activation(activation),
+            )
+        self.localization = localization
         self.affine = nn.Linear(hidden, 6)
         nn.init.zeros_(self.affine.weight)
         with torch.no_grad():
