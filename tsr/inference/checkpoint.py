@@ -136,8 +136,9 @@ def _raw_weights(
     raw = payload.get("current_model_state")
     if raw is None:
         raise ConfigError(
-            f"raw_weights=true: {path} holds one set of weights (trained without EMA or SWA "
-            "weight averaging, or written after training ended): drop raw_weights=true"
+            f"raw_weights=true: {path} holds one set of weights (trained without a "
+            "WeightAveraging callback such as EMAWeightAveraging; StochasticWeightAveraging "
+            "keeps only the averaged ones): drop raw_weights=true"
         )
     if (
         not isinstance(raw, Mapping)

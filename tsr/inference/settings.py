@@ -55,8 +55,8 @@ class CommandSettings(Settings):
     # divide the logits by the temperature fitted on the validation split after training
     # (temperature scaling: calibrated probabilities, the same predictions)
     calibrated: bool = False
-    # for a checkpoint trained with EMA or SWA weight averaging: the raw training weights
-    # at that step instead of the averaged ones (the same run without the averaging)
+    # for a checkpoint trained with Lightning's EMAWeightAveraging (any WeightAveraging
+    # callback): the raw training weights at that step instead of the averaged ones
     raw_weights: bool = False
 
 

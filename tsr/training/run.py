@@ -150,7 +150,7 @@ def _load_selected_weights(model: L.LightningModule, path: str) -> dict[str, Any
     """Put the weights the checkpoint was selected for (its `state_dict`) into `model`;
     return the checkpoint as read (calibration writes its temperature into it).
     Not `trainer.test(ckpt_path=...)`: that also runs the callbacks' checkpoint hooks, and
-    a weight-averaging callback (EMA, SWA) then swaps the raw training weights back in, so
+    a WeightAveraging callback (EMAWeightAveraging) then swaps the raw training weights back in, so
     the test would score weights other than the averaged ones validation chose (measured:
     98.58 % raw against 98.51 % averaged for one EMA run, reported as the averaged)."""
     payload = read_checkpoint(Path(path), "train again: the run's best checkpoint is unreadable")
