@@ -137,8 +137,9 @@ def _raw_weights(
     if raw is None:
         raise ConfigError(
             f"raw_weights=true: {path} holds one set of weights (trained without a "
-            "WeightAveraging callback such as EMAWeightAveraging; StochasticWeightAveraging "
-            "keeps only the averaged ones): drop raw_weights=true"
+            "WeightAveraging callback such as EMAWeightAveraging, or with "
+            "StochasticWeightAveraging, which keeps one set, or written after training "
+            "ended): drop raw_weights=true"
         )
     if (
         not isinstance(raw, Mapping)
