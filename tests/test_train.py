@@ -267,6 +267,43 @@ def test_a_diverging_run_stops_with_a_clear_error(tmp_path: Path, cache_dir, mir
         train(cfg)
 
 
+@pytest.mark.slow  # measured 10 s (two short runs, with two training runs beside it)
+def test_a_collapsing_run_stops_with_a_clear_error(tmp_path: Path, cache_dir, mirror) -> None:
+    """The loss stays finite but the net forgets what it learned (here Adam's rate grows
+    1000-fold each epoch, as a one-cycle warm-up that peaks too high does): the
+    run stops at the first validation far below its best and names the fix, instead of
+    training on at chance."""
+    collapsing = (
+        "trainer.max_epochs=4",
+        "debug=fast",
+        "trainer.limit_train_batches=20",
+        "data.preprocessing=gray",
+        "model.optimizer.lr=1e-3",
+        "model.scheduler={_target_:torch.optim.lr_scheduler.StepLR,_partial_:true,"
+        "step_size:1,gamma:1000}",
+        "model.scheduler_interval=epoch",
+        "logger=none",
+    )
+    cfg = compose_train(
+        tmp_path, cache_dir, mirror, *collapsing, "callbacks.divergence_guard.max_val_drop=0.05"
+    )
+    with pytest.raises(
+        TrainingDiverged,
+        match=r"collapsed: val/acc fell from .* \(epoch 0\) to .* in epoch [123], more than "
+        r"callbacks.divergence_guard.max_val_drop=0.05 .* lower model.optimizer.lr",
+    ):
+        train(cfg)
+    # with the check off the same run trains to its last epoch
+    off = compose_train(
+        tmp_path / "off",
+        cache_dir,
+        mirror,
+        *collapsing,
+        "callbacks.divergence_guard.max_val_drop=null",
+    )
+    assert train(off, show_summary=False)["epochs"] == 4
+
+
 @pytest.mark.slow  # measured 11 s (two short runs, with CI running beside it)
 def test_resume_skips_a_configuration_that_already_finished(tmp_path: Path, cache_dir, mirror):
     """A multirun continued with resume=true after a kill: the jobs that finished are not

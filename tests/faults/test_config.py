@@ -65,6 +65,8 @@ BAD_VALUES = [
     ("data.roi_crop=0.9", "data.roi_crop=0.9 must be a number >= 0 and <= 0.5 or null"),
     ("callbacks.time_budget.minutes=0", "callbacks.time_budget.minutes=0 must be a number"),
     ("callbacks.time_budget.minutes=15 trainer.max_epochs=-1", "needs trainer.max_epochs >= 1"),
+    ("callbacks.divergence_guard.max_val_drop=0", "callbacks.divergence_guard.max_val_drop=0 must"),
+    ("callbacks.divergence_guard.max_val_drop=30", "divergence_guard.max_val_drop=30 must be a"),
 ]
 
 
