@@ -35,7 +35,9 @@ class DivergenceGuard(L.Callback):
     30 points) below the best earlier epoch's (null: that check off). The loss check
     accumulates on the loss's device and reads it once per epoch, so it adds no per-step
     host synchronisation. The best accuracy so far is saved in checkpoints, so a resumed run
-    compares with the epochs before the interruption too."""
+    compares with the epochs before the interruption too. It keeps its own best rather than
+    reading `SignClassifier`'s `val/acc_best`: the message names the best epoch, which that
+    metric does not hold, and the guard works with any module that logs `val/acc`."""
 
     def __init__(
         self,
