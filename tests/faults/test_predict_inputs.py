@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
+from tsr.errors import ImageReadError
 from tsr.inference.images import read_image
+from tsr.inference.inputs import collect_inputs
 from tsr.inference.prediction import predict
 
 from ..test_predict import compose_predict
@@ -78,3 +82,32 @@ def test_a_16_bit_image_costs_a_few_bytes_a_pixel(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert rgb.shape == (side, side, 3) and rgb.dtype == np.uint8
     assert peak / side**2 < 10, f"{peak / side**2:.1f} bytes per pixel"  # float64 path: > 20
+
+
+def test_a_float_image_with_nan_pixels_is_refused_with_its_reason(tmp_path: Path) -> None:
+    """A float TIFF whose "no data" pixels are NaN has no grey level to become: it is one
+    error naming the cause and the fix, not a sign classified from undefined bytes."""
+    values = np.full((40, 40), 0.5, np.float32)
+    values[10:20, 10:20] = np.nan
+    path = tmp_path / "nodata.tif"
+    Image.fromarray(values, mode="F").save(path)
+    with pytest.raises(ImageReadError, match=r"nodata.tif: float image with NaN or infinite"):
+        read_image(path)
+    values[10:20, 10:20] = 0.25  # the same image with its holes filled is read
+    Image.fromarray(values, mode="F").save(path)
+    assert read_image(path).shape == (40, 40, 3)
+
+
+def test_a_folder_names_the_files_it_passes_over(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Phone photos in a format tsr does not read (.heic) are not silently left out of a
+    folder: the log counts them by kind and says how to include them."""
+    _sign(tmp_path / "a.png")
+    for name in ("b.heic", "c.HEIC", "notes.txt", ".DS_Store"):
+        (tmp_path / name).write_bytes(b"x")
+    with caplog.at_level(logging.WARNING, logger="tsr.inference.inputs"):
+        entries = collect_inputs([str(tmp_path)])
+    assert [e.path.name for e in entries] == ["a.png"]
+    assert "passed over 3 files that tsr does not read as images (2 .heic, 1 .txt)" in caplog.text
+    assert "convert them to JPEG or PNG" in caplog.text

@@ -48,8 +48,9 @@ def _pixel_limit_off() -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = saved
 
 
-def _to_rgb(image: Image.Image) -> np.ndarray:
-    """Any Pillow mode -> (H, W, 3) uint8 RGB."""
+def _to_rgb(image: Image.Image, name: str) -> np.ndarray:
+    """Any Pillow mode -> (H, W, 3) uint8 RGB. A float image with NaN or infinite pixels
+    (a TIFF's "no data" mark) is refused: no grey level stands for them."""
     mode = image.mode
     if mode.startswith("I;16") or mode in ("I", "F"):
         values = np.asarray(image)
@@ -62,6 +63,11 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
         gray = np.empty(values.shape, np.uint8)
         for start in range(0, values.shape[0], 256):
             band = values[start : start + 256].astype(np.float32) * np.float32(255.0 / top)
+            if mode == "F" and not np.isfinite(band).all():
+                raise ImageReadError(
+                    f"{name}: float image with NaN or infinite pixels, which no grey level "
+                    "stands for: fill them (or save the image as 8-bit) and try again"
+                )
             gray[start : start + 256] = np.clip(np.rint(band), 0, 255)
         del values
         rgb = np.empty((*gray.shape, 3), np.uint8)
@@ -105,7 +111,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
                 image = ImageOps.exif_transpose(image)
             except Exception as exc:  # a damaged EXIF block: keep the pixels as stored
                 log.warning("%s: EXIF orientation unreadable (%s); used as stored", path, exc)
-            return _to_rgb(image)
+            return _to_rgb(image, name)
     except ImageReadError:
         raise
     except UnidentifiedImageError:

@@ -8,10 +8,14 @@ matches. Entries that yield nothing become per-entry errors, not a failure of th
 from __future__ import annotations
 
 import glob
+import logging
 import os
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".pbm", ".pnm", ".gif", ".tif", ".tiff"}
@@ -36,13 +40,28 @@ class InputEntry:
 
 def _folder_images(folder: Path) -> list[Path]:
     """The image files under `folder` (symbolic links to folders are not followed, so a
-    link loop cannot make the walk endless)."""
-    found = []
+    link loop cannot make the walk endless). Files of other kinds are passed over and
+    counted in one log line, so a folder of phone photos in a format tsr does not read
+    (.heic) is not silently left out."""
+    found, passed_over = [], Counter()
     for root, _dirs, files in os.walk(folder):  # followlinks=False
         for name in files:
             path = Path(root) / name
             if path.suffix.lower() in IMAGE_SUFFIXES:
                 found.append(path)
+            elif not name.startswith("."):  # .DS_Store and the like
+                passed_over[path.suffix.lower() or "no suffix"] += 1
+    if passed_over:
+        kinds = ", ".join(f"{count} {suffix}" for suffix, count in passed_over.most_common())
+        count = passed_over.total()
+        log.warning(
+            "%s: passed over %d %s that tsr does not read as images (%s); convert them to "
+            "JPEG or PNG to classify them",
+            display_name(folder),
+            count,
+            "file" if count == 1 else "files",
+            kinds,
+        )
     return sorted(found)
 
 
