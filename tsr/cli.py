@@ -8,11 +8,15 @@ file, with one line naming the problem and the fix (`TsrError`), no traceback.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import OverrideParseException
 
 from tsr.errors import TsrError
 
@@ -36,3 +40,64 @@ def user_errors(log: logging.Logger) -> Iterator[None]:
     except TsrError as exc:
         log.error("%s", exc)
         sys.exit(EXIT_USAGE)
+
+
+# Hydra's flags that take the next argument as their value (not an override)
+_VALUE_FLAGS = frozenset(
+    {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--cfg", "-c"}
+    | {"--package", "-p", "--info", "-i", "--experimental-rerun"}
+)
+# Hydra's modes, of which it takes one (two end in its ValueError's traceback)
+_MODES = {"-m": "--multirun", "-c": "--cfg", "-i": "--info", "-r": "--run"}
+_MODES |= {"-sc": "--shell-completion"} | {long: long for long in _MODES.values()}
+_QUOTE = """quote it inside single quotes for the shell, e.g. 'inputs=["/photos/a=b, c.png"]'"""
+
+
+def command_line_problem(argv: Sequence[str]) -> str | None:
+    """Why Hydra would refuse these arguments, said with the fix; None when it would not.
+
+    Hydra's own answer to a value it cannot parse (a path with `=` or a quote) is a grammar
+    message ("mismatched input '=' expecting <EOF>") and exit status 1, which tsr gives to
+    "some inputs failed"; two modes (--multirun --cfg job) end in a traceback. (A comma
+    outside brackets, a sweep, is left to Hydra: an experiment may set hydra.mode=MULTIRUN,
+    and without it Hydra's own message says how to quote it.)
+    """
+    modes = sorted({_MODES[arg] for arg in argv if arg in _MODES})
+    if len(modes) > 1:
+        return f"{' and '.join(modes)} cannot be used together: give one of them"
+    parser = OverridesParser.create()
+    previous = ""
+    for arg in argv:
+        skip, previous = arg.startswith("-") or previous in _VALUE_FLAGS, arg
+        if skip:
+            continue
+        if "=" not in arg and not arg.startswith("~"):
+            return (
+                f"cannot read the argument {arg!r}: each argument is key=value (e.g. "
+                "model=multiscale), ~key to delete one, or a flag such as --multirun"
+            )
+        try:
+            parser.parse_overrides([arg])
+        except OverrideParseException as exc:
+            reason = str(exc).strip().splitlines()[0]
+            return (
+                f"cannot read the argument {arg!r} ({reason}): if its value holds = , ' \" "
+                f"spaces or brackets, {_QUOTE}"
+            )
+    return None
+
+
+def checks_command_line(main: Callable[[], None]) -> Callable[[], None]:
+    """A Hydra command that first refuses a command line Hydra cannot read: one error line
+    naming the argument and the fix, exit status 2, before anything is loaded."""
+
+    @functools.wraps(main)
+    def command(*args, **kwargs):
+        if not args and not kwargs:  # run from the shell (tests may pass a config)
+            problem = command_line_problem(sys.argv[1:])
+            if problem:
+                print(f"error: {problem}", file=sys.stderr)
+                sys.exit(EXIT_USAGE)
+        return main(*args, **kwargs)
+
+    return command

@@ -10,7 +10,7 @@ import logging
 import hydra
 from omegaconf import DictConfig
 
-from tsr.cli import silence_known_warnings, user_errors
+from tsr.cli import checks_command_line, silence_known_warnings, user_errors
 from tsr.inference.evaluation import evaluate
 from tsr.inference.settings import register_command_schemas
 
@@ -19,6 +19,7 @@ silence_known_warnings()
 register_command_schemas()  # conf/evaluate.yaml's defaults
 
 
+@checks_command_line
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     with user_errors(log):

@@ -9,7 +9,7 @@ import logging
 import hydra
 from omegaconf import DictConfig
 
-from tsr.cli import silence_known_warnings, user_errors
+from tsr.cli import checks_command_line, silence_known_warnings, user_errors
 from tsr.inference.exporting import export
 from tsr.inference.settings import register_command_schemas
 
@@ -18,6 +18,7 @@ silence_known_warnings()
 register_command_schemas()  # conf/export.yaml's defaults
 
 
+@checks_command_line
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")
 def main(cfg: DictConfig) -> None:
     with user_errors(log):

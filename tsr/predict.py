@@ -11,7 +11,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from tsr.cli import EXIT_PARTIAL, silence_known_warnings, user_errors
+from tsr.cli import EXIT_PARTIAL, checks_command_line, silence_known_warnings, user_errors
 from tsr.inference.prediction import predict
 from tsr.inference.settings import register_command_schemas
 
@@ -20,6 +20,7 @@ silence_known_warnings()
 register_command_schemas()  # conf/predict.yaml's defaults
 
 
+@checks_command_line
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
     with user_errors(log):

@@ -15,7 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
-from tsr.cli import EXIT_USAGE, silence_known_warnings
+from tsr.cli import EXIT_USAGE, checks_command_line, silence_known_warnings
 from tsr.config.resolvers import register_resolvers
 from tsr.errors import TsrError
 from tsr.training.interrupts import DeferredInterrupt
@@ -26,6 +26,7 @@ register_resolvers()
 silence_known_warnings()
 
 
+@checks_command_line
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> None:
     try:

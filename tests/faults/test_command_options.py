@@ -70,3 +70,46 @@ def test_a_committee_listing_one_checkpoint_twice_is_refused_however_it_is_built
     with pytest.raises(ConfigError, match=r"ckpt lists run/checkpoints/a.ckpt twice: a"):
         check_command("evaluate", {"ckpt": [path, path]})
     check_command("evaluate", {"ckpt": [path, "run/checkpoints/b.ckpt"]})  # two: fine
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["inputs=/photos/speed=50.png"], "cannot read the argument 'inputs=/photos/speed=50.png'"),
+        (["ckpt=/runs/it's/last.ckpt"], "quote it inside single quotes for the shell"),
+        (["model"], "each argument is key=value (e.g. model=multiscale)"),
+        (["-m", "seed=1,2", "--cfg", "job"], "--cfg and --multirun cannot be used together"),
+    ],
+)
+def test_a_command_line_hydra_cannot_read_is_one_line_with_the_fix(argv, message) -> None:
+    from tsr.cli import command_line_problem
+
+    assert message in command_line_problem(argv)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ['inputs=["/photos/speed=50, left.png"]', "ckpt='/runs/a b/last.ckpt'"],
+        ["--cfg", "job", "model=lenet", "~model.scheduler"],
+        ["--config-name", "train", "hydra/launcher=basic", "+trainer.foo=1"],
+        ["-m", "seed=1,2,3", "model.optimizer.lr=range(1,3)"],
+        ["experiment=data_types", "data.preprocessing=rgb,gray"],  # its hydra.mode: MULTIRUN
+        ["+model.scheduler={_target_:torch.optim.lr_scheduler.OneCycleLR,max_lr:0.01}"],
+    ],
+)
+def test_command_lines_hydra_reads_pass_the_check(argv) -> None:
+    from tsr.cli import command_line_problem
+
+    assert command_line_problem(argv) is None
+
+
+@pytest.mark.slow  # measured 13 s beside two training runs: a subprocess
+def test_a_path_with_an_equals_sign_exits_2_with_how_to_quote_it(tmp_path: Path) -> None:
+    """Hydra alone answers "mismatched input '=' expecting <EOF>" with exit status 1, which
+    tsr.predict gives to "some images failed"."""
+    result = run_tsr("predict", "ckpt=x.ckpt", "inputs=/photos/speed=50.png", root=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "cannot read the argument 'inputs=/photos/speed=50.png'" in result.stderr
+    assert """'inputs=["/photos/a=b, c.png"]'""" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
