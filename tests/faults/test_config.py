@@ -79,6 +79,20 @@ def test_bad_values_fail_before_data(tmp_path: Path, override: str, message: str
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.parametrize("seed", ["-1", "1e99", "4294967296"])
+def test_a_seed_out_of_range_is_refused_before_the_run_seeds_anything(
+    tmp_path: Path, seed: str
+) -> None:
+    """train() seeds the generators before build() checks the config: a seed numpy cannot
+    take ended in Lightning's ValueError and a traceback (found 2026-12-07)."""
+    from tsr.training.run import train
+
+    cfg = compose_train(tmp_path, tmp_path / "data", tmp_path / "no-mirror", f"seed={seed}")
+    with pytest.raises(ConfigError, match=r"seed=.* must be a whole number >= 0 and <= 4294967295"):
+        train(cfg)
+    assert not (tmp_path / "data").exists() and not (tmp_path / "run").exists()
+
+
 def test_unknown_key_is_refused_by_composition(tmp_path: Path) -> None:
     with pytest.raises(
         ConfigCompositionException, match=re.escape("Could not override 'model.depth'")

@@ -170,6 +170,7 @@ def train(
 ) -> dict[str, Any]:
     """Train and test one configuration; return its metrics (also in metrics.json).
     `callbacks` join the configured ones; `show_summary` prints the results table."""
+    check_run_settings(cfg)  # seed, resume, ckpt_path: used before build() checks the rest
     resolve_precision(cfg.trainer)  # before resuming: runs record the precision they used
     point = resume_point(cfg)
     if point is None and cfg.get("resume"):
