@@ -8,18 +8,24 @@ file, with one line naming the problem and the fix (`TsrError`), no traceback.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import logging
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
+from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import OverrideParseException
+from hydra.errors import ConfigCompositionException, OverrideParseException
+from omegaconf import DictConfig, OmegaConf
 
 from tsr.errors import TsrError
 
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
@@ -87,17 +93,61 @@ def command_line_problem(argv: Sequence[str]) -> str | None:
     return None
 
 
-def checks_command_line(main: Callable[[], None]) -> Callable[[], None]:
-    """A Hydra command that first refuses a command line Hydra cannot read: one error line
-    naming the argument and the fix, exit status 2, before anything is loaded."""
+def unknown_key_problem(config_name: str, overrides: Sequence[str]) -> str | None:
+    """The override that sets a key the composed config does not have, with the keys that
+    its parent does have and the closest one; None when every key exists (or composition
+    fails for another reason, which Hydra then reports). Hydra alone says "Key 'dropout'
+    is not in struct" and suggests appending it with +, exit status 1. Composing costs
+    0.1-0.3 s (measured on the 2-core EPYC host), against the command's ~6 s of imports."""
+    try:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            compose(config_name, overrides=list(overrides))
+        return None
+    except ConfigCompositionException as exc:
+        found = re.match(r"Could not override '([^']+)'", str(exc))
+    except Exception:  # a missing group option, a bad type...: Hydra's message says it
+        return None
+    if found is None:
+        return None
+    key = found.group(1)
+    others = [o for o in overrides if o.split("=", 1)[0] != key]
+    try:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            cfg = compose(config_name, overrides=others)
+    except Exception:
+        return None
+    parent, _, leaf = key.rpartition(".")
+    while parent and not isinstance(OmegaConf.select(cfg, parent), DictConfig):
+        parent, _, leaf = parent.rpartition(".")  # datta.batch_size: datta is the typo
+    keys = sorted(str(k) for k in (OmegaConf.select(cfg, parent) if parent else cfg))
+    close = difflib.get_close_matches(leaf, keys, n=1)
+    where = f"{parent}." if parent else ""
+    hint = f"did you mean {where}{close[0]}? " if close else ""
+    return (
+        f"{where}{leaf} is not a setting ({parent or 'the top level'} has: {', '.join(keys)}):"
+        f" {hint}docs/configuration.md lists them all (+key=value adds one that a class"
+        " takes, e.g. +model.optimizer.momentum=0.9 for SGD)"
+    )
 
-    @functools.wraps(main)
-    def command(*args, **kwargs):
-        if not args and not kwargs:  # run from the shell (tests may pass a config)
-            problem = command_line_problem(sys.argv[1:])
-            if problem:
-                print(f"error: {problem}", file=sys.stderr)
-                sys.exit(EXIT_USAGE)
-        return main(*args, **kwargs)
 
-    return command
+def checks_command_line(config_name: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """A Hydra command (composing `config_name`) that first refuses a command line Hydra
+    cannot read, or an override of a key that does not exist: one error line naming the
+    argument and the fix, exit status 2, before anything is loaded."""
+
+    def wrap(main: Callable[[], None]) -> Callable[[], None]:
+        @functools.wraps(main)
+        def command(*args, **kwargs):
+            if not args and not kwargs:  # run from the shell (tests may pass a config)
+                argv = sys.argv[1:]
+                problem = command_line_problem(argv)
+                if problem is None and not any(a.startswith("-") for a in argv):
+                    problem = unknown_key_problem(config_name, argv)  # plain overrides only
+                if problem:
+                    print(f"error: {problem}", file=sys.stderr)
+                    sys.exit(EXIT_USAGE)
+            return main(*args, **kwargs)
+
+        return command
+
+    return wrap

@@ -19,7 +19,7 @@ silence_known_warnings()
 register_command_schemas()  # conf/evaluate.yaml's defaults
 
 
-@checks_command_line
+@checks_command_line("evaluate")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     with user_errors(log):

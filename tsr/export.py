@@ -18,7 +18,7 @@ silence_known_warnings()
 register_command_schemas()  # conf/export.yaml's defaults
 
 
-@checks_command_line
+@checks_command_line("export")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")
 def main(cfg: DictConfig) -> None:
     with user_errors(log):

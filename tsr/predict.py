@@ -20,7 +20,7 @@ silence_known_warnings()
 register_command_schemas()  # conf/predict.yaml's defaults
 
 
-@checks_command_line
+@checks_command_line("predict")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
     with user_errors(log):

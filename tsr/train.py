@@ -26,7 +26,7 @@ register_resolvers()
 silence_known_warnings()
 
 
-@checks_command_line
+@checks_command_line("train")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 def main(cfg: DictConfig) -> None:
     try:

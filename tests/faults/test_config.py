@@ -100,6 +100,42 @@ def test_unknown_key_is_refused_by_composition(tmp_path: Path) -> None:
         compose_train(tmp_path, tmp_path / "data", tmp_path / "no-mirror", "model.depth=3")
 
 
+@pytest.mark.parametrize(
+    ("command", "overrides", "message"),
+    [
+        ("train", ["model.optimizer.lrr=0.1"], "did you mean model.optimizer.lr?"),
+        ("train", ["model=multiscale", "model.dropout=0.5"], "model.dropout is not a setting"),
+        ("train", ["datta.batch_size=3"], "datta is not a setting (the top level has: callbacks"),
+        ("train", ["data.jitter.rotaton=5"], "data.jitter has: affine,"),
+        ("predict", ["topk=3"], "did you mean top_k?"),
+        ("evaluate", ["splt=val"], "did you mean split?"),
+    ],
+)
+def test_an_unknown_key_is_named_with_the_keys_beside_it(command, overrides, message) -> None:
+    from tsr.cli import unknown_key_problem
+    from tsr.inference.settings import register_command_schemas
+
+    register_command_schemas()
+    problem = unknown_key_problem(command, overrides)
+    assert problem is not None and message in problem, problem
+    assert "docs/configuration.md" in problem
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["experiment=multiscale_final_roi_fstn", "callbacks.distillation.teachers=[a.ckpt]"],
+        ["experiment=data_types", "data.preprocessing=rgb,gray"],  # a sweep: Hydra's to run
+        ["model=alexnet"],  # not a key: Hydra names the group's options
+        ["+model.optimizer.momentum=0.9", "~model.scheduler", "hydra.run.dir=/tmp/x"],
+    ],
+)
+def test_keys_that_exist_pass_the_check(overrides) -> None:
+    from tsr.cli import unknown_key_problem
+
+    assert unknown_key_problem("train", overrides) is None
+
+
 # one case runs in the fast tier; each is a ~6 s subprocess (Python, torch, Lightning start-up)
 @pytest.mark.parametrize(
     ("override", "message"),
@@ -120,6 +156,9 @@ def test_unknown_key_is_refused_by_composition(tmp_path: Path) -> None:
             "ckpt_path=/nowhere/last.ckpt",
             "ckpt_path=/nowhere/last.ckpt does not exist",
             marks=pytest.mark.slow,
+        ),
+        pytest.param(  # Hydra alone: "Key 'max_epoch' is not in struct", exit status 1
+            "trainer.max_epoch=3", "did you mean trainer.max_epochs?", marks=pytest.mark.slow
         ),
     ],
 )
