@@ -23,8 +23,9 @@ from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
 from tsr.benchmarks.report import markdown_report
-from tsr.benchmarks.suite import CONF_DIR, run, save
+from tsr.benchmarks.suite import run, save
 from tsr.cli import EXIT_USAGE
+from tsr.config.composition import CONF_DIR
 from tsr.config.resolvers import register_resolvers
 from tsr.errors import TsrError
 

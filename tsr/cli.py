@@ -8,24 +8,19 @@ file, with one line naming the problem and the fix (`TsrError`), no traceback.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import logging
-import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
-from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import ConfigCompositionException, OverrideParseException
-from omegaconf import DictConfig, OmegaConf
+from hydra.errors import OverrideParseException
 
+from tsr.config.composition import unknown_key_problem
 from tsr.errors import TsrError
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
@@ -91,43 +86,6 @@ def command_line_problem(argv: Sequence[str]) -> str | None:
                 f"spaces or brackets, {_QUOTE}"
             )
     return None
-
-
-def unknown_key_problem(config_name: str, overrides: Sequence[str]) -> str | None:
-    """The override that sets a key the composed config does not have, with the keys that
-    its parent does have and the closest one; None when every key exists (or composition
-    fails for another reason, which Hydra then reports). Hydra alone says "Key 'dropout'
-    is not in struct" and suggests appending it with +, exit status 1. Composing costs
-    0.1-0.3 s (measured on the 2-core EPYC host), against the command's ~6 s of imports."""
-    try:
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            compose(config_name, overrides=list(overrides))
-        return None
-    except ConfigCompositionException as exc:
-        found = re.match(r"Could not override '([^']+)'", str(exc))
-    except Exception:  # a missing group option, a bad type...: Hydra's message says it
-        return None
-    if found is None:
-        return None
-    key = found.group(1)
-    others = [o for o in overrides if o.split("=", 1)[0] != key]
-    try:
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            cfg = compose(config_name, overrides=others)
-    except Exception:
-        return None
-    parent, _, leaf = key.rpartition(".")
-    while parent and not isinstance(OmegaConf.select(cfg, parent), DictConfig):
-        parent, _, leaf = parent.rpartition(".")  # datta.batch_size: datta is the typo
-    keys = sorted(str(k) for k in (OmegaConf.select(cfg, parent) if parent else cfg))
-    close = difflib.get_close_matches(leaf, keys, n=1)
-    where = f"{parent}." if parent else ""
-    hint = f"did you mean {where}{close[0]}? " if close else ""
-    return (
-        f"{where}{leaf} is not a setting ({parent or 'the top level'} has: {', '.join(keys)}):"
-        f" {hint}docs/configuration.md lists them all (+key=value adds one that a class"
-        " takes, e.g. +model.optimizer.momentum=0.9 for SGD)"
-    )
 
 
 def checks_command_line(config_name: str) -> Callable[[Callable[[], None]], Callable[[], None]]:

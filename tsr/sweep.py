@@ -8,20 +8,19 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from hydra import initialize_config_dir
 from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
 from tsr.cli import EXIT_USAGE
+from tsr.config.composition import CONF_DIR
 from tsr.config.resolvers import register_resolvers
 from tsr.errors import TsrError
 from tsr.sweeps.console import setup_logging
 from tsr.sweeps.runner import run
 
 log = logging.getLogger("tsr.sweep")
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -109,10 +109,12 @@ def test_unknown_key_is_refused_by_composition(tmp_path: Path) -> None:
         ("train", ["data.jitter.rotaton=5"], "data.jitter has: affine,"),
         ("predict", ["topk=3"], "did you mean top_k?"),
         ("evaluate", ["splt=val"], "did you mean split?"),
+        ("sweep", ["sweep.n_trail=3"], "did you mean sweep.n_trials?"),
+        ("bench", ["bench.batchsize=3"], "did you mean bench.batch_size?"),
     ],
 )
 def test_an_unknown_key_is_named_with_the_keys_beside_it(command, overrides, message) -> None:
-    from tsr.cli import unknown_key_problem
+    from tsr.config.composition import unknown_key_problem
     from tsr.inference.settings import register_command_schemas
 
     register_command_schemas()
@@ -131,7 +133,7 @@ def test_an_unknown_key_is_named_with_the_keys_beside_it(command, overrides, mes
     ],
 )
 def test_keys_that_exist_pass_the_check(overrides) -> None:
-    from tsr.cli import unknown_key_problem
+    from tsr.config.composition import unknown_key_problem
 
     assert unknown_key_problem("train", overrides) is None
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra import compose
 from omegaconf import DictConfig, OmegaConf
 
 from tsr.benchmarks import data as data_bench
@@ -26,6 +25,7 @@ from tsr.benchmarks.inference import inference_speed
 from tsr.benchmarks.memory import training_memory
 from tsr.benchmarks.peak import conv_peak, matmul_peak
 from tsr.benchmarks.report import check_targets, markdown_report
+from tsr.config.composition import compose_checked
 from tsr.config.devices import resolve_device
 from tsr.io.atomic import write_json, write_text_atomic
 from tsr.training.precision import BF16, FP32, choose_precision, cpu_features
@@ -33,7 +33,6 @@ from tsr.training.provenance import code_version, package_versions
 
 log = logging.getLogger("tsr.bench")
 REPO = Path(__file__).resolve().parents[2]
-CONF_DIR = REPO / "conf"
 
 
 def machine() -> dict[str, Any]:
@@ -60,7 +59,7 @@ def machine() -> dict[str, Any]:
 
 
 def _training_cfg(overrides: Sequence[str], output_dir: Path, *extra: str) -> DictConfig:
-    return compose("train", overrides=[*overrides, *extra, f"paths.output_dir={output_dir}"])
+    return compose_checked("train", [*overrides, *extra, f"paths.output_dir={output_dir}"])
 
 
 def _steps(bench: DictConfig, model: str) -> int:
@@ -263,7 +262,7 @@ def measure_memory(
 def run(argv: Sequence[str]) -> dict[str, Any]:
     bench_overrides = [a for a in argv if a.lstrip("+~").startswith("bench.")]
     overrides = [a for a in argv if a not in bench_overrides]
-    bench = compose("bench", overrides=bench_overrides).bench
+    bench = compose_checked("bench", bench_overrides).bench
     device = resolve_device(None)
     with tempfile.TemporaryDirectory(prefix="tsr-bench-run-") as tmp:
         output_dir = Path(tmp)

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import optuna
-from hydra import compose
 from hydra.errors import HydraException
 from omegaconf import DictConfig, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
+from tsr.config.composition import compose_checked
 from tsr.errors import ConfigError, TsrError
 from tsr.sweeps.pruning import TrialPruning
 from tsr.sweeps.space import first_point
@@ -48,7 +48,7 @@ class BudgetSpent(Exception):
 
 def compose_training(overrides: Sequence[str]) -> DictConfig:
     """The training config of `python -m tsr.train <overrides>` (inside initialize_config_dir)."""
-    return compose("train", overrides=list(overrides))
+    return compose_checked("train", overrides)
 
 
 def check_space(settings: SweepSettings, overrides: Sequence[str]) -> None:

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from hydra import compose
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
+from tsr.config.composition import compose_checked
 from tsr.errors import ConfigError
 from tsr.sweeps.console import add_log_file
 from tsr.sweeps.objective import BudgetSpent, Objective, TrialError, check_space, compose_training
@@ -81,7 +81,7 @@ def print_summary(summary: dict[str, Any], sweep_dir: Path) -> None:
 
 def run(argv: Sequence[str]) -> int:
     command, sweep_overrides, training_overrides = split_args(argv)
-    sweep_cfg = compose("sweep", overrides=sweep_overrides)
+    sweep_cfg = compose_checked("sweep", sweep_overrides)
     settings = SweepSettings.from_config(OmegaConf.to_container(sweep_cfg.sweep, resolve=True))
     base = compose_training([*settings.train, *training_overrides])
     sweep_dir = Path(base.paths.log_dir) / "sweeps" / settings.study_name

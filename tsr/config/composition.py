@@ -1,0 +1,77 @@
+"""Composing the YAML configs in conf/: where they are, and a misspelt key said as the user
+can act on it (Hydra alone: "Key 'max_epoch' is not in struct", exit status 1)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import ConfigCompositionException
+from omegaconf import DictConfig, OmegaConf
+
+from tsr.errors import ConfigError
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+
+@contextmanager
+def _configs() -> Iterator[None]:
+    """Hydra pointed at conf/, unless a caller already initialised it."""
+    if GlobalHydra.instance().is_initialized():
+        yield
+        return
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        yield
+
+
+def unknown_key_problem(config_name: str, overrides: Sequence[str]) -> str | None:
+    """The override that sets a key the composed config does not have, with the keys its
+    parent does have and the closest one; None when every key exists (or composition fails
+    for another reason, which Hydra's own message then says). Costs one or two
+    compositions, 0.1-0.3 s (measured on a 2-core EPYC), against a command's ~6 s of imports."""
+    try:
+        with _configs():
+            compose(config_name, overrides=list(overrides))
+        return None
+    except ConfigCompositionException as exc:
+        found = re.match(r"Could not override '([^']+)'", str(exc))
+    except Exception:  # a missing group option, a sweep, a bad type: Hydra's message says it
+        return None
+    if found is None:
+        return None
+    key = found.group(1)
+    others = [o for o in overrides if o.split("=", 1)[0] != key]
+    try:
+        with _configs():
+            cfg = compose(config_name, overrides=others)
+    except Exception:
+        return None
+    parent, _, leaf = key.rpartition(".")
+    while parent and not isinstance(OmegaConf.select(cfg, parent), DictConfig):
+        parent, _, leaf = parent.rpartition(".")  # datta.batch_size: datta is the typo
+    keys = sorted(str(k) for k in (OmegaConf.select(cfg, parent) if parent else cfg))
+    close = difflib.get_close_matches(leaf, keys, n=1)
+    where = f"{parent}." if parent else ""
+    hint = f"did you mean {where}{close[0]}? " if close else ""
+    return (
+        f"{where}{leaf} is not a setting ({parent or 'the top level'} has: {', '.join(keys)}):"
+        f" {hint}docs/configuration.md lists them all (+key=value adds one that a class"
+        " takes, e.g. +model.optimizer.momentum=0.9 for SGD)"
+    )
+
+
+def compose_checked(config_name: str, overrides: Sequence[str]) -> DictConfig:
+    """`hydra.compose` (inside an initialised Hydra), a misspelt key raised as ConfigError
+    naming the keys beside it."""
+    try:
+        return compose(config_name, overrides=list(overrides))
+    except ConfigCompositionException:
+        problem = unknown_key_problem(config_name, overrides)
+        if problem is None:
+            raise
+        raise ConfigError(problem) from None
