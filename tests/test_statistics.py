@@ -43,6 +43,7 @@ def test_identical_models_are_not_different() -> None:
     correct = np.random.default_rng(0).random(1000) < 0.9
     row = compare_pair(_evaluated("a", correct), _evaluated("b", correct.copy()))
     assert row["mcnemar_p"] == 1.0 and row["difference"] == 0.0
+    assert row["difference_ci95"] == [0.0, 0.0]  # was [nan, nan]: BCa on a constant
 
 
 def test_ece_of_a_calibrated_and_an_overconfident_model() -> None:

@@ -64,6 +64,8 @@ def compare_pair(
     only_a = int(np.sum(a.correct & ~b.correct))
     only_b = int(np.sum(~a.correct & b.correct))
     diff = float(a.correct.mean() - b.correct.mean())
+    if only_a == only_b == 0:  # every resample differs by 0; BCa would give nan
+        return _row(a, b, diff, (0.0, 0.0), only_a, only_b)
     result = stats.bootstrap(
         (a.correct.astype(float), b.correct.astype(float)),
         lambda x, y, axis=-1: x.mean(axis=axis) - y.mean(axis=axis),
@@ -73,7 +75,13 @@ def compare_pair(
         method="BCa",
         random_state=np.random.default_rng(seed),
     )
-    low, high = result.confidence_interval
+    return _row(a, b, diff, result.confidence_interval, only_a, only_b)
+
+
+def _row(
+    a: Evaluated, b: Evaluated, diff: float, ci: Any, only_a: int, only_b: int
+) -> dict[str, Any]:
+    low, high = ci
     return {
         "a": a.name,
         "b": b.name,
