@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -102,6 +103,17 @@ def test_files_that_are_not_tsr_checkpoints(tmp_path: Path, tiny_checkpoint: Pat
     text.write_text("hello")
     with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
         load_classifier(text, "cpu")
+    # bytes the weights-only unpickler reads as opcodes and fails on with IndexError
+    # (a text file such as /etc/passwd, random bytes): found by fuzzing, once a traceback
+    rng = np.random.default_rng(0)
+    for name, data in [
+        ("passwd.ckpt", b"root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/nologin\n"),
+        *((f"random{i}.ckpt", rng.integers(0, 256, 2000, np.uint8).tobytes()) for i in range(30)),
+    ]:
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(CheckpointError, match=r"not a (readable )?PyTorch checkpoint") as e:
+            load_classifier(tmp_path / name, "cpu")
+        assert "Python objects" not in str(e.value)  # bytes, not a payload
 
 
 def test_missing_path_folder_and_no_path(tmp_path: Path, tiny_checkpoint: Path):

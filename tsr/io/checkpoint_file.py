@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pickle
 import re
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +24,28 @@ def read_checkpoint(path: Path, how_to_get_one: str) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        # weights_only refused a class or function: the file wants to import or run code.
         named = re.search(r"GLOBAL (\S+)", str(exc))
-        detail = f" (it references {named.group(1)})" if named else ""
+        if named is None:  # bytes it cannot parse: random, or a pickle protocol torch never writes
+            stop = re.search(r"Unsupported operand \d+", str(exc))
+            raise CheckpointError(
+                f"{path} is not a PyTorch checkpoint tsr can read safely (the weights-only "
+                f"reader stops at: {stop.group(0) if stop else 'an unknown instruction'}): it is "
+                f"damaged, written by another program or tampered with; {how_to_get_one}."
+            ) from None
+        # weights_only refused a class or function: the file wants to import or run code.
         raise CheckpointError(
-            f"{path} holds Python objects that a tsr checkpoint never has{detail}; refusing "
-            f"to unpickle it. It was written by another program or tampered with: "
-            f"{how_to_get_one}."
+            f"{path} holds Python objects that a tsr checkpoint never has (it references "
+            f"{named.group(1)}); refusing to unpickle it. It was written by another program or "
+            f"tampered with: {how_to_get_one}."
         ) from None
     except RecursionError:
         raise CheckpointError(
             f"{path} holds data nested too deeply for a checkpoint; it is not one tsr wrote: "
             f"{how_to_get_one}."
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as exc:
+    except Exception as exc:  # any foreign bytes: RuntimeError, EOFError,
+        # OSError, ValueError, BadZipFile, KeyError, and IndexError from the weights-only
+        # unpickler on text or random bytes (found by fuzzing: /etc/passwd as ckpt=)
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
             f"{path} is not a readable PyTorch checkpoint ({reason[:200]}): it is damaged, "
