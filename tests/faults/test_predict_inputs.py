@@ -98,6 +98,17 @@ def test_a_float_image_with_nan_pixels_is_refused_with_its_reason(tmp_path: Path
     assert read_image(path).shape == (40, 40, 3)
 
 
+def test_a_tiff_pillow_cannot_decode_is_named_as_a_tiff(tmp_path: Path) -> None:
+    """A 32-bit float colour TIFF (what OpenCV writes for float images) is a TIFF, so the
+    message says which kind fails and what to save instead, not "not an image"."""
+    from tsr.data.opencv import cv2
+
+    path = tmp_path / "float.tif"
+    assert cv2.imwrite(str(path), np.random.default_rng(0).random((8, 8, 3)).astype(np.float32))
+    with pytest.raises(ImageReadError, match=r"float.tif: a TIFF of a kind tsr cannot decode"):
+        read_image(path)
+
+
 def test_a_folder_names_the_files_it_passes_over(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -80,6 +80,15 @@ def _to_rgb(image: Image.Image, name: str) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
 
 
+def _is_tiff(path: Path) -> bool:
+    """The file starts with a TIFF signature (little- or big-endian, classic or BigTIFF)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+    except OSError:
+        return False
+
+
 def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """The file as (H, W, 3) uint8 RGB, upright. Raises ImageReadError with the reason."""
     path = Path(path)
@@ -115,6 +124,11 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
     except ImageReadError:
         raise
     except UnidentifiedImageError:
+        if _is_tiff(path):
+            raise ImageReadError(
+                f"{name}: a TIFF of a kind tsr cannot decode (e.g. 32-bit float colour, or a "
+                "compression Pillow lacks): save it as an 8- or 16-bit RGB TIFF, PNG or JPEG"
+            ) from None
         raise ImageReadError(
             f"{name}: not an image in a format tsr reads ({', '.join(FORMATS)})"
         ) from None
