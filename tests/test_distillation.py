@@ -115,3 +115,32 @@ def test_bad_distillation_settings_fail_before_any_image(tmp_path: Path, overrid
     with pytest.raises(ConfigError, match=message):
         build(cfg)
     assert not (tmp_path / "no-data").exists()
+
+
+@pytest.mark.parametrize(
+    ("recipe", "measured"),
+    [
+        # experiments/accuracy/README.md, section 8
+        (
+            "fast_cpu_distilled_roi",
+            ["experiment=fast_cpu_final_roi", "callbacks.time_budget.minutes=null"],
+        ),
+        # section 16's final retrain
+        (
+            "multiscale_final_roi_fstn_distilled",
+            [
+                "experiment=multiscale_final_roi_fstn",
+                "callbacks.recovery_checkpoint.every_n_train_steps=100",
+            ],
+        ),
+    ],
+)
+def test_a_distilled_recipe_is_the_command_that_was_measured(
+    tmp_path: Path, cache_dir: Path, mirror: Path, recipe: str, measured: list[str]
+):
+    """The recipe file, given its teachers, composes to the same run configuration as the
+    command line whose test accuracy experiments/accuracy/README.md records for it."""
+    teachers = "callbacks.distillation.teachers=[a.ckpt,b.ckpt,c.ckpt]"
+    from_file = compose_train(tmp_path, cache_dir, mirror, f"experiment={recipe}", teachers)
+    as_run = compose_train(tmp_path, cache_dir, mirror, *measured, teachers)
+    assert from_file == as_run
