@@ -147,3 +147,26 @@ def test_the_run_folder_config_names_the_data_type_in_the_hint(tmp_path: Path, t
     with pytest.raises(CheckpointError, match="pass data_type=hist"):
         load_classifier(run / "checkpoints" / "last.ckpt", "cpu")
     assert os.path.exists(run / "checkpoints" / "last.ckpt")
+
+
+def test_a_checkpoint_whose_bytes_changed_is_refused(tmp_path: Path, tiny_checkpoint: Path):
+    """One byte changed inside the weights (bit rot, a bad copy): torch.load alone returns
+    the altered weights without a word; the stored CRC-32 catches it."""
+    import zipfile
+
+    with zipfile.ZipFile(tiny_checkpoint) as archive:
+        largest = max(archive.infolist(), key=lambda info: info.compress_size)
+    data = bytearray(tiny_checkpoint.read_bytes())
+    header = largest.header_offset  # local header: 30 bytes, the name, the extra field
+    name_len = int.from_bytes(data[header + 26 : header + 28], "little")
+    extra_len = int.from_bytes(data[header + 28 : header + 30], "little")
+    start = header + 30 + name_len + extra_len
+    data[start + largest.compress_size // 2] ^= 0x10
+    damaged = tmp_path / "damaged.ckpt"
+    damaged.write_bytes(bytes(data))
+    assert torch.load(damaged, map_location="cpu", weights_only=True)  # torch does not notice
+    with pytest.raises(
+        CheckpointError, match=r"damaged.ckpt is damaged: its part .* fails its CRC"
+    ):
+        load_classifier(damaged, "cpu")
+    load_classifier(tiny_checkpoint, "cpu")  # the intact file loads
