@@ -62,7 +62,7 @@ def check_space(settings: SweepSettings, overrides: Sequence[str]) -> None:
         values = [p.override(point[p.name]) for p in settings.params]
         try:
             cfg = compose_training([*overrides, *values])
-        except (HydraException, OmegaConfBaseException) as exc:
+        except (HydraException, OmegaConfBaseException, ConfigError) as exc:
             raise ConfigError(f"sweep.params: {' '.join(values)}: {exc}") from None
         with open_dict(cfg):
             cfg.paths.output_dir = "unused"
