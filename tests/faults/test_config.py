@@ -107,6 +107,9 @@ def test_unknown_key_is_refused_by_composition(tmp_path: Path) -> None:
         ("train", ["model=multiscale", "model.dropout=0.5"], "model.dropout is not a setting"),
         ("train", ["datta.batch_size=3"], "datta is not a setting (the top level has: callbacks"),
         ("train", ["data.jitter.rotaton=5"], "data.jitter has: affine,"),
+        # two misspelt keys: the first is named (Hydra's "not in struct" before)
+        ("train", ["optimizer.lr=1", "trainer.fast_dev_run=1"], "optimizer is not a setting"),
+        ("train", ["model.dropout=0", "trainer.fast_dev_run=1"], "model.dropout is not a"),
         ("predict", ["topk=3"], "did you mean top_k?"),
         ("evaluate", ["splt=val"], "did you mean split?"),
         ("sweep", ["sweep.n_trail=3"], "did you mean sweep.n_trials?"),

@@ -46,10 +46,20 @@ def unknown_key_problem(config_name: str, overrides: Sequence[str]) -> str | Non
         return None
     key = found.group(1)
     others = [o for o in overrides if o.split("=", 1)[0] != key]
-    try:
-        with _configs():
-            cfg = compose(config_name, overrides=others)
-    except Exception:
+    cfg = None
+    for _ in range(len(overrides)):  # drop every other misspelt key too, one at a time
+        try:
+            with _configs():
+                cfg = compose(config_name, overrides=others)
+            break
+        except ConfigCompositionException as exc:
+            more = re.match(r"Could not override '([^']+)'", str(exc))
+            if more is None:
+                return None
+            others = [o for o in others if o.split("=", 1)[0] != more.group(1)]
+        except Exception:
+            return None
+    if cfg is None:
         return None
     parent, _, leaf = key.rpartition(".")
     while parent and not isinstance(OmegaConf.select(cfg, parent), DictConfig):
