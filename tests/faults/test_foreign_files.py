@@ -127,3 +127,69 @@ def test_a_foreign_checkpoints_folder_is_not_continued_in_place(
     assert not (foreign.parent / "metrics.json").exists()
     assert keep.exists()
     assert list((tmp_path / "logs" / "runs").glob("*/metrics.json"))  # a new run of its own
+
+
+def _evaluated_folder(folder: Path, report: str, write_predictions) -> Path:
+    """A folder laid out as tsr.evaluate writes it (report.json + predictions.npz)."""
+    import numpy as np
+
+    folder.mkdir()
+    (folder / "report.json").write_text(report)
+    write_predictions(folder / "predictions.npz", np)
+    return folder
+
+
+def _good(path, np) -> None:
+    labels = np.arange(43) % 43
+    np.savez(path, probabilities=np.eye(43)[labels], labels=labels)
+
+
+@pytest.mark.parametrize(
+    ("report", "write_predictions", "message"),
+    [
+        ('{"model": ', _good, "report.json: not readable JSON"),
+        ("[1, 2]", _good, "report.json: not a tsr.evaluate report"),
+        ('{"model": "x"}', lambda p, np: p.write_bytes(b"PK\x03\x04 cut"), "damaged or not a"),
+        ('{"model": "x"}', lambda p, np: np.savez(p, probs=np.zeros(3)), "has no labels or"),
+        (
+            '{"model": "x"}',
+            lambda p, np: np.savez(p, probabilities=np.zeros((5, 43)), labels=np.zeros(4)),
+            "do not describe the same images",
+        ),
+    ],
+)
+def test_compare_names_a_damaged_evaluate_folder(
+    tmp_path: Path, capsys, report, write_predictions, message
+) -> None:
+    """Each was a traceback (JSONDecodeError, BadZipFile, AttributeError, KeyError)."""
+    from tsr.compare import main
+
+    good = _evaluated_folder(tmp_path / "good", '{"model": "x"}', _good)
+    bad = _evaluated_folder(tmp_path / "bad", report, write_predictions)
+    with pytest.raises(SystemExit) as exit_:
+        main([str(good), str(bad)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and "tsr.evaluate" in err, err
+
+
+def test_report_leaves_out_a_damaged_metrics_file_with_a_warning(
+    tmp_path: Path, capsys, caplog
+) -> None:
+    """A cut metrics.json (a disk that filled, a hand edit) was a JSONDecodeError traceback
+    that hid every other run of the folder."""
+    from tsr.report import main
+
+    (tmp_path / "good").mkdir()
+    (tmp_path / "good" / "metrics.json").write_text(
+        '{"model": "lenet", "seed": 1, "test/acc": 0.9}'
+    )
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "cut" / "metrics.json").write_text('{"model": "lenet", "te')
+    (tmp_path / "list").mkdir()
+    (tmp_path / "list" / "metrics.json").write_text("[0.9]")
+    main([str(tmp_path)])
+    assert "90.00%" in capsys.readouterr().out
+    warned = [r.getMessage() for r in caplog.records]
+    assert any("cut/metrics.json left out: not readable JSON" in w for w in warned), warned
+    assert any("list/metrics.json left out: not a tsr.train" in w for w in warned), warned

@@ -43,9 +43,31 @@ def load_evaluated(folder: Path) -> Evaluated:
             f"{folder} is not a tsr.evaluate output with per-image predictions (it needs "
             f"{REPORT_FILE} and {PREDICTIONS_FILE}); run python -m tsr.evaluate ckpt=... first"
         )
-    report = json.loads(report_file.read_text())
-    with np.load(predictions, allow_pickle=False) as data:
-        probs, labels = data["probabilities"], data["labels"]
+    redo = "evaluate again into a new folder: python -m tsr.evaluate ckpt=... output_dir=..."
+    try:
+        report = json.loads(report_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{report_file}: not readable JSON ({exc}); {redo}") from None
+    if not isinstance(report, dict):
+        raise ConfigError(f"{report_file}: not a tsr.evaluate report (no JSON object); {redo}")
+    try:
+        with np.load(predictions, allow_pickle=False) as data:
+            missing = sorted({"probabilities", "labels"} - set(data.files))
+            if missing:
+                raise ConfigError(f"{predictions}: has no {' or '.join(missing)} array; {redo}")
+            probs, labels = data["probabilities"], data["labels"]
+    except ConfigError:
+        raise
+    except Exception as exc:  # a cut or foreign file: BadZipFile, EOFError, ValueError, OSError
+        reason = str(exc).strip() or type(exc).__name__
+        raise ConfigError(
+            f"{predictions}: damaged or not a NumPy .npz ({reason}); {redo}"
+        ) from None
+    if probs.ndim != 2 or labels.ndim != 1 or len(probs) != len(labels) or not len(labels):
+        raise ConfigError(
+            f"{predictions}: probabilities {probs.shape} and labels {labels.shape} do not "
+            f"describe the same images (one row of class probabilities per label); {redo}"
+        )
     name = f"{report.get('model', '?')} ({folder.name})"
     return Evaluated(name, folder, probs.argmax(axis=1) == labels, labels)
 

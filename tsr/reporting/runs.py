@@ -4,6 +4,7 @@ one row per configuration repeated over seeds (mean, standard deviation, n, 95 %
 from __future__ import annotations
 
 import json
+import logging
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ import yaml
 from scipy import stats
 
 from tsr.config.identity import comparable, flat
+
+log = logging.getLogger(__name__)
 
 COLUMNS = (
     ("model", "model", "{}"),
@@ -66,7 +69,15 @@ def find_runs(folders: list[Path]) -> list[Run]:
                 config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else None
             except (OSError, yaml.YAMLError):
                 config = None
-            runs.append(Run(path.parent, json.loads(path.read_text()), config))
+            try:
+                metrics = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                log.warning("%s left out: not readable JSON (%s)", path, exc)
+                continue
+            if not isinstance(metrics, dict):
+                log.warning("%s left out: not a tsr.train metrics file (no JSON object)", path)
+                continue
+            runs.append(Run(path.parent, metrics, config))
     return runs
 
 
