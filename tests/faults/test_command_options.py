@@ -113,3 +113,21 @@ def test_a_path_with_an_equals_sign_exits_2_with_how_to_quote_it(tmp_path: Path)
     assert "cannot read the argument 'inputs=/photos/speed=50.png'" in result.stderr
     assert """'inputs=["/photos/a=b, c.png"]'""" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("/etc/passwd", "Could not parse SQLAlchemy URL"),  # a path, not a URL
+        ("sqlite:////no-such-folder/x/study.db", "the folder /no-such-folder/x does not exist"),
+        ("sqlite:////proc/study.db", "unable to open database file"),  # not writable
+    ],
+)
+def test_a_sweep_storage_that_cannot_open_says_what_the_option_takes(url, reason) -> None:
+    from tsr.sweeps.study import open_storage
+
+    with pytest.raises(ConfigError) as error:
+        open_storage(url, heartbeat_s=60)
+    message = str(error.value)
+    assert reason in message and "leave sweep.storage unset" in message, message
+    assert "\n" not in message  # SQLAlchemy's "(Background on this error at: ...)" left out

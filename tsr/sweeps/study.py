@@ -164,6 +164,13 @@ def open_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
     engine_kwargs: dict[str, Any] = (
         {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     )
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        folder = Path(url.removeprefix("sqlite:///").split("?", 1)[0]).parent
+        if not folder.is_dir():  # else 5 tries of SQLite's "unable to open", ~13 s
+            raise ConfigError(
+                f"cannot open sweep.storage={url!r}: the folder {folder} does not exist; "
+                "create it, or leave sweep.storage unset for study.db in the sweep's folder"
+            )
     last_error: Exception | None = None
     # Workers that start together race to create the schema of a fresh database.
     for attempt in range(5):
@@ -184,10 +191,16 @@ def open_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
             ) from exc
         except Exception as exc:  # sqlalchemy errors: bad URL, server down, schema race
             last_error = exc
-            if "ArgumentError" in type(exc).__name__:
-                break
+            if "ArgumentError" in type(exc).__name__ or "unable to open database" in str(exc):
+                break  # a bad URL or an SQLite file that cannot be made: no race, no retry
             time.sleep(0.5 + random.random() * (attempt + 1))
-    raise ConfigError(f"cannot open sweep.storage={url!r}: {last_error}") from last_error
+    reason = str(last_error).strip().splitlines()[0] if str(last_error).strip() else last_error
+    raise ConfigError(
+        f"cannot open sweep.storage={url!r}: {reason}. It takes a database URL, "
+        "sqlite:////absolute/path/study.db (its folder must exist and be writable) or "
+        "postgresql+psycopg://user@host/db; leave sweep.storage unset for study.db in the "
+        "sweep's folder"
+    ) from last_error
 
 
 def open_study(
