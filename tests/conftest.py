@@ -15,6 +15,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from tsr.benchmarks.settings import register_bench_schema
 from tsr.data.archives import (
     ARCHIVES,
     TEST_ARCHIVE,
@@ -30,6 +31,7 @@ from tsr.training.config_store import register_schemas
 # the schema's defaults, for the configs' defaults lists (as the commands register them)
 register_schemas()
 register_command_schemas()
+register_bench_schema()
 
 REPO = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO / "conf"

@@ -23,6 +23,7 @@ from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
 from tsr.benchmarks.report import markdown_report
+from tsr.benchmarks.settings import register_bench_schema
 from tsr.benchmarks.suite import run, save
 from tsr.cli import EXIT_USAGE
 from tsr.config.composition import CONF_DIR
@@ -34,6 +35,7 @@ log = logging.getLogger("tsr.bench")
 
 def main(argv: Sequence[str] | None = None) -> None:
     register_resolvers()
+    register_bench_schema()  # conf/bench.yaml's defaults
     logging.basicConfig(level=logging.WARNING, format="[%(asctime)s][%(name)s] %(message)s")
     log.setLevel(logging.INFO)  # the benchmark's progress; the runs it measures stay quiet
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):

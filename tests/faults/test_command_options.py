@@ -131,3 +131,37 @@ def test_a_sweep_storage_that_cannot_open_says_what_the_option_takes(url, reason
     message = str(error.value)
     assert reason in message and "leave sweep.storage unset" in message, message
     assert "\n" not in message  # SQLAlchemy's "(Background on this error at: ...)" left out
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("bench.repeats=0", "bench.repeats=0 must be a whole number >= 1"),  # was ValueError
+        ("bench.peak_seconds=-1", "bench.peak_seconds=-1 must be a number > 0"),  # ran on
+        ("bench.steps=0", "bench.steps=0 must be a whole number >= 1"),
+        ("bench.steps={lenet:0}", "bench.steps.lenet=0 must be a whole number >= 1"),
+        ("bench.models=[alexnet]", "model 'alexnet' is not in conf/model/ (inception, lenet"),
+        ("bench.precisions=[fp8]", "valid choices: 32-true, bf16-mixed, 16-mixed"),
+        ("bench.data_type=sepia", "valid choices: rgb, gray, sharpen, hist, clahe"),
+        ("bench.batch_size=-1", "bench.batch_size=-1 must be a whole number >= 1"),
+        ("bench.memory_workers=999", "bench.memory_workers=999 must be a whole number >= 0"),
+    ],
+)
+def test_bad_bench_values_are_refused_before_anything_is_measured(override, message) -> None:
+    from tsr.benchmarks.settings import check_bench
+
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        bench = compose("bench", overrides=[override]).bench
+    with pytest.raises(ConfigError) as error:
+        check_bench(bench)
+    assert message in str(error.value)
+
+
+def test_the_bench_defaults_pass_and_are_the_schema() -> None:
+    from tsr.benchmarks.settings import BenchSettings, check_bench
+
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        bench = compose("bench", overrides=["bench.steps=3"]).bench
+    assert check_bench(bench).steps == 3
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        assert check_bench(compose("bench").bench) == BenchSettings()

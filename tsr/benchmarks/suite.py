@@ -25,6 +25,7 @@ from tsr.benchmarks.inference import inference_speed
 from tsr.benchmarks.memory import training_memory
 from tsr.benchmarks.peak import conv_peak, matmul_peak
 from tsr.benchmarks.report import check_targets, markdown_report
+from tsr.benchmarks.settings import check_bench
 from tsr.config.composition import compose_checked
 from tsr.config.devices import resolve_device
 from tsr.io.atomic import write_json, write_text_atomic
@@ -263,6 +264,7 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
     bench_overrides = [a for a in argv if a.lstrip("+~").startswith("bench.")]
     overrides = [a for a in argv if a not in bench_overrides]
     bench = compose_checked("bench", bench_overrides).bench
+    check_bench(bench)  # a bad value: one line, before anything is measured
     device = resolve_device(None)
     with tempfile.TemporaryDirectory(prefix="tsr-bench-run-") as tmp:
         output_dir = Path(tmp)
