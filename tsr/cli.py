@@ -18,8 +18,9 @@ from contextlib import contextmanager
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import OverrideParseException
 
-from tsr.config.composition import unknown_key_problem
+from tsr.config.composition import output_folder, unknown_key_problem
 from tsr.errors import TsrError
+from tsr.io.folders import folder_problem
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
@@ -99,8 +100,13 @@ def checks_command_line(config_name: str) -> Callable[[Callable[[], None]], Call
             if not args and not kwargs:  # run from the shell (tests may pass a config)
                 argv = sys.argv[1:]
                 problem = command_line_problem(argv)
-                if problem is None and not any(a.startswith("-") for a in argv):
+                flags = {a for a in argv if a.startswith("-")}
+                if problem is None and not flags:
                     problem = unknown_key_problem(config_name, argv)  # plain overrides only
+                if problem is None and flags <= {"-m", "--multirun"}:  # Hydra makes a folder
+                    overrides = [a for a in argv if a not in flags]
+                    found = output_folder(config_name, overrides, multirun=bool(flags))
+                    problem = folder_problem(*found) if found else None
                 if problem:
                     print(f"error: {problem}", file=sys.stderr)
                     sys.exit(EXIT_USAGE)

@@ -165,3 +165,55 @@ def test_the_bench_defaults_pass_and_are_the_schema() -> None:
     assert check_bench(bench).steps == 3
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         assert check_bench(compose("bench").bench) == BenchSettings()
+
+
+def test_an_output_folder_that_cannot_be_made_is_named(tmp_path: Path) -> None:
+    from tsr.io.folders import folder_problem
+
+    a_file = tmp_path / "results.txt"
+    a_file.write_text("not a folder")
+    assert "is a file" in folder_problem(str(a_file), "output_dir")
+    under = folder_problem(str(a_file / "run" / "1"), "hydra.run.dir")
+    assert f"cannot be made: {a_file} is a file" in under and "(hydra.run.dir=...)" in under
+    assert folder_problem(str(tmp_path / "new" / "run")) is None  # made later, not now
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.txt"]  # nothing left
+
+
+@pytest.mark.slow  # measured ~7 s each: a subprocess
+@pytest.mark.parametrize(
+    ("command", "args", "setting"),
+    [
+        ("evaluate", ["ckpt=x.ckpt", "output_dir={file}"], "output_dir"),
+        ("train", ["-m", "seed=1,2", "hydra.sweep.dir={file}/sub"], "hydra.sweep.dir"),
+    ],
+)
+def test_a_command_whose_folder_is_a_file_exits_2_before_hydra_makes_it(
+    tmp_path: Path, command, args, setting
+) -> None:
+    """Hydra made the folder before any tsr code ran: a FileExistsError traceback."""
+    a_file = tmp_path / "results.txt"
+    a_file.write_text("not a folder")
+    result = run_tsr(command, *[a.format(file=a_file) for a in args], root=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert f"name a folder you can write to ({setting}=...)" in result.stderr
+
+
+def test_bench_refuses_an_output_folder_that_is_a_file_before_measuring(tmp_path: Path) -> None:
+    from tsr.benchmarks.suite import run
+
+    a_file = tmp_path / "results.txt"
+    a_file.write_text("not a folder")
+    refused = pytest.raises(ConfigError, match=r"is a file: name a folder .*bench\.output_dir")
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"), refused:
+        run([f"bench.output_dir={a_file}"])
+
+
+def test_a_sweep_summary_without_a_study_says_to_run_the_sweep(tmp_path: Path) -> None:
+    """It said the storage folder did not exist, and to "create it"."""
+    from tsr.sweeps.runner import run
+
+    refused = pytest.raises(ConfigError, match=r"no study 'lenet' in .*: run the sweep first")
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"), refused:
+        run(["summary", f"paths.log_dir={tmp_path}"])
+    assert not any(tmp_path.iterdir())

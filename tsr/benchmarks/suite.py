@@ -28,7 +28,9 @@ from tsr.benchmarks.report import check_targets, markdown_report
 from tsr.benchmarks.settings import check_bench
 from tsr.config.composition import compose_checked
 from tsr.config.devices import resolve_device
+from tsr.errors import ConfigError
 from tsr.io.atomic import write_json, write_text_atomic
+from tsr.io.folders import folder_problem
 from tsr.training.precision import BF16, FP32, choose_precision, cpu_features
 from tsr.training.provenance import code_version, package_versions
 
@@ -265,6 +267,9 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
     overrides = [a for a in argv if a not in bench_overrides]
     bench = compose_checked("bench", bench_overrides).bench
     check_bench(bench)  # a bad value: one line, before anything is measured
+    problem = folder_problem(str(bench.output_dir), "bench.output_dir")
+    if problem:  # else found when the results are written, after minutes of measuring
+        raise ConfigError(problem)
     device = resolve_device(None)
     with tempfile.TemporaryDirectory(prefix="tsr-bench-run-") as tmp:
         output_dir = Path(tmp)

@@ -85,3 +85,27 @@ def compose_checked(config_name: str, overrides: Sequence[str]) -> DictConfig:
         if problem is None:
             raise
         raise ConfigError(problem) from None
+
+
+def output_folder(
+    config_name: str, overrides: Sequence[str], multirun: bool
+) -> tuple[str, str] | None:
+    """The folder Hydra will make for this command line (hydra.run.dir, or hydra.sweep.dir
+    for a multirun), resolved, and the setting that names it (output_dir where the command
+    has one); None when it cannot be told before Hydra runs."""
+    try:
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+        # a sweep (seed=1,2) is not composed: each job's value leaves the folder as it is
+        plain = [o.input_line for o in parsed if not o.is_sweep_override()]
+        with _configs():
+            cfg = compose(config_name, overrides=plain, return_hydra_config=True)
+        multirun = multirun or str(OmegaConf.select(cfg, "hydra.mode")).endswith("MULTIRUN")
+        folder = OmegaConf.select(cfg, "hydra.sweep.dir" if multirun else "hydra.run.dir")
+    except Exception:  # an interpolation only Hydra's run resolves: Hydra's to say
+        return None
+    if not folder:
+        return None
+    setting = "hydra.run.dir" if "output_dir" not in cfg else "output_dir"
+    return str(folder), "hydra.sweep.dir" if multirun else setting

@@ -17,6 +17,7 @@ from optuna.trial import TrialState
 
 from tsr.config.composition import compose_checked
 from tsr.errors import ConfigError
+from tsr.io.folders import folder_problem
 from tsr.sweeps.console import add_log_file
 from tsr.sweeps.objective import BudgetSpent, Objective, TrialError, check_space, compose_training
 from tsr.sweeps.study import (
@@ -87,6 +88,11 @@ def run(argv: Sequence[str]) -> int:
     sweep_dir = Path(base.paths.log_dir) / "sweeps" / settings.study_name
     url = storage_url(settings, sweep_dir)
     if command == "summary":
+        if settings.storage is None and not (sweep_dir / "study.db").is_file():
+            raise ConfigError(
+                f"no study {settings.study_name!r} in {sweep_dir}: run the sweep first "
+                "(same sweep= and sweep.* overrides, and the same paths.log_dir)"
+            )
         storage = open_storage(url, settings.heartbeat_s)
         if settings.study_name not in optuna.get_all_study_names(storage):
             raise ConfigError(
@@ -98,6 +104,9 @@ def run(argv: Sequence[str]) -> int:
         return 0
 
     check_space(settings, [*settings.train, *training_overrides])
+    problem = folder_problem(str(sweep_dir), "paths.log_dir")
+    if problem:
+        raise ConfigError(problem)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     handler = add_log_file(sweep_dir / "sweep.log")
     try:
