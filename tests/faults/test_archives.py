@@ -50,6 +50,9 @@ def test_missing_mirror_names_the_folder_and_the_fix(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"does not exist.*GTSRB_MIRROR"):
         _load(tmp_path / "nowhere", tmp_path / "cache")
     _assert_no_cache(tmp_path / "cache")
+    (tmp_path / "a-zip.zip").write_bytes(b"PK")  # the archive given instead of its folder
+    with pytest.raises(DataError, match=r"a-zip.zip is a file, not a folder.*GTSRB_MIRROR"):
+        _load(tmp_path / "a-zip.zip", tmp_path / "cache")
 
 
 def test_missing_archive_in_mirror_is_named(mini_mirror: Path, tmp_path: Path) -> None:

@@ -226,7 +226,9 @@ def fetch_archives(
         folder = Path(mirror).expanduser()
         if not folder.is_dir():
             raise DataError(
-                f"GTSRB mirror folder {folder} does not exist. Set GTSRB_MIRROR (or data.mirror=) "
+                f"GTSRB mirror folder {folder} "
+                f"{'is a file, not a folder' if folder.exists() else 'does not exist'}. "
+                "Set GTSRB_MIRROR (or data.mirror=) "
                 "to the folder holding the GTSRB_Final_*.zip archives, or unset it to download "
                 f"them from {url}."
             )
