@@ -217,3 +217,18 @@ def test_a_sweep_summary_without_a_study_says_to_run_the_sweep(tmp_path: Path) -
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"), refused:
         run(["summary", f"paths.log_dir={tmp_path}"])
     assert not any(tmp_path.iterdir())
+
+
+def test_a_tensorboard_folder_that_cannot_be_made_is_named(tmp_path: Path) -> None:
+    """Was a NotADirectoryError traceback from the logger's folder claim."""
+    from tsr.training.run import _claim_log_folders
+
+    from ..conftest import compose_train
+
+    a_file = tmp_path / "tb.txt"
+    a_file.write_text("not a folder")
+    cfg = compose_train(
+        tmp_path, tmp_path / "data", tmp_path / "mirror", f"logger.tensorboard.save_dir={a_file}"
+    )
+    with pytest.raises(ConfigError, match=r"is a file: name a .*\(logger\.tensorboard\.save_dir="):
+        _claim_log_folders(cfg)

@@ -22,6 +22,7 @@ from tsr.config.resolvers import register_resolvers
 from tsr.errors import ConfigError, TsrError
 from tsr.io.atomic import write_json
 from tsr.io.checkpoint_file import read_checkpoint
+from tsr.io.folders import folder_problem
 from tsr.models.summary import format_count
 from tsr.tensorboard import log_hparams
 from tsr.tensorboard.logger import claim_run_folder
@@ -135,11 +136,15 @@ def _claim_log_folders(cfg: DictConfig) -> list[Path]:
     """Give each TensorBoard logger of a new run a folder no other run writes to (set into
     `cfg`, so `config.yaml` records it and a resumed run finds it); the folders made."""
     made = []
-    for node in (cfg.get("logger") or {}).values():
+    for name, node in (cfg.get("logger") or {}).items():
+        key = f"logger.{name}.save_dir"
         if not node or not str(node.get("_target_", "")).endswith("TensorBoardLogger"):
             continue
         if node.get("version") is None:  # Lightning numbers version_0, version_1, ...
             continue
+        problem = folder_problem(str(Path(node.save_dir, node.get("name") or "")), key)
+        if problem:
+            raise ConfigError(problem)
         version, folder = claim_run_folder(node.save_dir, node.get("name"), str(node.version))
         node.version = version
         made.append(folder)
