@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException
 from omegaconf import DictConfig, OmegaConf
 
@@ -94,8 +95,6 @@ def output_folder(
     for a multirun), resolved, and the setting that names it (output_dir where the command
     has one); None when it cannot be told before Hydra runs."""
     try:
-        from hydra.core.override_parser.overrides_parser import OverridesParser
-
         parsed = OverridesParser.create().parse_overrides(list(overrides))
         # a sweep (seed=1,2) is not composed: each job's value leaves the folder as it is
         plain = [o.input_line for o in parsed if not o.is_sweep_override()]

@@ -52,17 +52,16 @@ def load_evaluated(folder: Path) -> Evaluated:
         raise ConfigError(f"{report_file}: not a tsr.evaluate report (no JSON object); {redo}")
     try:
         with np.load(predictions, allow_pickle=False) as data:
-            missing = sorted({"probabilities", "labels"} - set(data.files))
-            if missing:
-                raise ConfigError(f"{predictions}: has no {' or '.join(missing)} array; {redo}")
-            probs, labels = data["probabilities"], data["labels"]
-    except ConfigError:
-        raise
+            arrays = {key: data[key] for key in ("probabilities", "labels") if key in data.files}
     except Exception as exc:  # a cut or foreign file: BadZipFile, EOFError, ValueError, OSError
         reason = str(exc).strip() or type(exc).__name__
         raise ConfigError(
             f"{predictions}: damaged or not a NumPy .npz ({reason}); {redo}"
         ) from None
+    missing = sorted({"probabilities", "labels"} - set(arrays))
+    if missing:
+        raise ConfigError(f"{predictions}: has no {' or '.join(missing)} array; {redo}")
+    probs, labels = arrays["probabilities"], arrays["labels"]
     if probs.ndim != 2 or labels.ndim != 1 or len(probs) != len(labels) or not len(labels):
         raise ConfigError(
             f"{predictions}: probabilities {probs.shape} and labels {labels.shape} do not "

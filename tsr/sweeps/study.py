@@ -194,7 +194,7 @@ def open_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
             if "ArgumentError" in type(exc).__name__ or "unable to open database" in str(exc):
                 break  # a bad URL or an SQLite file that cannot be made: no race, no retry
             time.sleep(0.5 + random.random() * (attempt + 1))
-    reason = str(last_error).strip().splitlines()[0] if str(last_error).strip() else last_error
+    reason = (str(last_error).strip().splitlines() or [type(last_error).__name__])[0]
     raise ConfigError(
         f"cannot open sweep.storage={url!r}: {reason}. It takes a database URL, "
         "sqlite:////absolute/path/study.db (its folder must exist and be writable) or "
