@@ -121,3 +121,16 @@ def test_ignored_settings_pool_runs_and_a_callback_tells_groups_apart(
     out = capsys.readouterr().out
     assert "| 3 | 0, 1, 2 | 99.00% ± 0.00% | 99.00% - 99.00% |" in out
     assert "nan" not in out
+
+
+def test_an_accuracy_interval_stops_at_100_percent(tmp_path: Path, capsys) -> None:
+    """Two seeds at 99.50 % and 99.90 %: the t-interval of their mean (12.7 x 0.2 = 2.54 points
+    either side) would run past 100 %; the row stops it at 100.00 %."""
+    folder = tmp_path / "runs"
+    for seed, acc in [(1, 0.995), (2, 0.999)]:
+        cfg = compose_train(tmp_path, tmp_path / "data", tmp_path / "m", f"seed={seed}")
+        _fake_run(folder / str(seed), cfg, acc)
+    main([str(folder)])
+    row = next(line for line in capsys.readouterr().out.splitlines() if "| 1, 2 |" in line)
+    assert "| 99.70% ± 0.28% | 97.16% - 100.00% |" in row
+    assert describe([0.995, 0.999])["ci_high"] > 1  # without bounds: the t-interval itself
