@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 from hydra.errors import ConfigCompositionException
 
 from tsr.errors import ConfigError
@@ -31,7 +32,19 @@ BAD_VALUES = [
     ("model.backbone=alexnet", "registered models: inception, lenet, lenet_classic"),
     ("data.jitter.border=mirror", "valid choices: "),
     ("model.backbone_options.activation=swish", "valid choices: "),
-    ("trainer.accelerator=tpu2", "Available names are: auto"),
+    ("trainer.accelerator=tpu2", "trainer: Trainer refused its settings: You selected an"),
+    ("trainer.precision=17", "trainer: Trainer refused its settings: Precision 17 is invalid."),
+    pytest.param(
+        "trainer.accelerator=gpu",
+        "trainer.accelerator=gpu, but this machine has no GPU (CUDA or Apple MPS): use "
+        "trainer.accelerator=auto",
+        marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU"),
+    ),
+    pytest.param(
+        "trainer.accelerator=cuda",
+        "trainer.accelerator=cuda, but this machine has no CUDA GPU",
+        marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU"),
+    ),
     # wrong type
     ("data.batch_size=abc", "data.batch_size='abc' must be a whole number >= 1"),
     ("model.optimizer.lr=fast", "model.optimizer.lr='fast' must be a number > 0"),
@@ -73,9 +86,10 @@ BAD_VALUES = [
 @pytest.mark.parametrize(("override", "message"), BAD_VALUES)
 def test_bad_values_fail_before_data(tmp_path: Path, override: str, message: str) -> None:
     cfg = compose_train(tmp_path, tmp_path / "data", tmp_path / "no-mirror", *override.split())
-    with pytest.raises(ConfigError, match=re.escape(message)):
+    with pytest.raises(ConfigError, match=re.escape(message)) as raised:
         check_run_settings(cfg)  # what tsr.train checks first (resume before build)
         build(cfg)
+    assert "\n" not in str(raised.value)  # one line (Hydra's wrapper had three)
     assert not (tmp_path / "data").exists()
 
 

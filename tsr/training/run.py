@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,7 +67,20 @@ def _instantiate(cfg: DictConfig, build_fn):
             cause = cause.__cause__
         if isinstance(cause, TsrError):
             raise cause from None
-        raise ConfigError(f"invalid configuration: {exc}") from exc
+        raise ConfigError(_refusal(exc, cause)) from exc
+
+
+def _refusal(exc: BaseException, cause: BaseException) -> str:
+    """One line: the config key, the class that refused it and its own reason (Hydra's
+    message: "Error in call to target '...Trainer':", the exception's repr, "full_key: trainer"
+    on three lines)."""
+    text = str(exc)
+    key = re.search(r"full_key: (\S+)", text)
+    target = re.search(r"Error in call to target '([^']+)'", text)
+    if key is None or target is None or cause is exc:
+        return "invalid configuration: " + " ".join(text.split())
+    reason = " ".join(str(cause).split()) or type(cause).__name__
+    return f"{key.group(1)}: {target.group(1).rpartition('.')[2]} refused its settings: {reason}"
 
 
 def build_data_and_model(cfg: DictConfig) -> tuple[L.LightningDataModule, L.LightningModule]:
