@@ -12,7 +12,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import ConfigCompositionException
+from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 
 from tsr.errors import ConfigError
@@ -30,21 +30,20 @@ def _configs() -> Iterator[None]:
         yield
 
 
-def _missing_option_problem(message: str) -> str | None:
-    """Hydra's "Could not find 'model/alexnet'" (a dozen lines: the group's options, one per
-    line, then its config search path; exit status 1) as one line naming the options."""
-    found = re.search(r"Could not find '([^']+)'", message)
-    if found is None:
+def _missing_option_problem(exc: Exception) -> str | None:
+    """Hydra's MissingConfigException for model=alexnet (a dozen lines: the group's options,
+    one per line, then its config search path; exit status 1) as one line naming the
+    options, which the exception carries; only the group is read from its message."""
+    if not isinstance(exc, MissingConfigException) or not exc.missing_cfg_file:
         return None
-    path = found.group(1)
-    listed = re.search(r"Available options in '([^']+)':\n((?:\t.*\n?)*)", message)
+    path = exc.missing_cfg_file
+    listed = re.search(r"Available options in '([^']+)'", str(exc))
     group = listed.group(1) if listed else path.rpartition("/")[0]
     if not group or not path.startswith(group + "/"):
         return None
-    options = ", ".join(line.strip() for line in (listed.group(2) if listed else "").splitlines())
     where = f"conf/{group}/" if not group.startswith("hydra/") else f"Hydra's {group} group"
     return f"{group}={path[len(group) + 1 :]}: no such config in {where}; " + (
-        f"choose one of: {options}" if options else "that group has none"
+        f"choose one of: {', '.join(exc.options)}" if exc.options else "that group has none"
     )
 
 
@@ -59,7 +58,7 @@ def unknown_key_problem(config_name: str, overrides: Sequence[str]) -> str | Non
             compose(config_name, overrides=list(overrides))
         return None
     except ConfigCompositionException as exc:
-        missing = _missing_option_problem(str(exc))
+        missing = _missing_option_problem(exc)
         if missing is not None:
             return missing
         found = re.match(r"Could not override '([^']+)'", str(exc))
