@@ -36,6 +36,9 @@ def test_benchmark_smoke(tmp_path: Path, cache_dir: Path, mirror: Path) -> None:
     results = json.loads(report.read_text())
     assert results["peak"]["conv_flops"] > 1e9 and results["peak"]["conv_flops_bf16"] > 1e9
     assert set(results["machine"]["cpu_features"]) >= {"amx_bf16", "avx512_bf16"}
+    if Path("/proc/cpuinfo").exists():  # what precision=auto reads besides the features
+        assert results["machine"]["cpu_vendor"] and results["machine"]["cpu_family"].isdigit()
+        assert f"family {results['machine']['cpu_family']} model" in result.stdout
     assert results["precision"] in ("32-true", "bf16-mixed") and results["precision_reason"]
     assert results["data"]["cold_preparation_s"] > 0 and results["data"]["warm_load_s"] > 0
     assert results["data"]["loader_images_per_s"] > 0

@@ -74,12 +74,19 @@ def _precision_name(precision: str) -> str:
     return {"32-true": "fp32", "bf16-mixed": "bf16"}.get(precision, precision)
 
 
+def _cpu_id(m: dict[str, Any]) -> str:
+    """` (AuthenticAMD family 25 model 17)` where the results record it (since 2026-12-07)."""
+    if m.get("gpu") or not m.get("cpu_family"):
+        return ""
+    return f" ({m.get('cpu_vendor')} family {m['cpu_family']} model {m.get('cpu_model')})"
+
+
 def markdown_report(results: dict[str, Any]) -> str:
     m = results["machine"]
     peak = results["peak"]
     features = ", ".join(k for k, v in m.get("cpu_features", {}).items() if v) or "none"
     lines = [
-        f"Benchmark of {results['date']} on {m.get('gpu') or m['cpu']} "
+        f"Benchmark of {results['date']} on {m.get('gpu') or m['cpu']}{_cpu_id(m)} "
         f"({m['cpu_count']} CPU cores, {m['torch_threads']} torch threads; "
         f"CPU features: {features})",
         "",

@@ -31,7 +31,7 @@ from tsr.config.devices import resolve_device
 from tsr.errors import ConfigError
 from tsr.io.atomic import write_json, write_text_atomic
 from tsr.io.folders import folder_problem
-from tsr.training.precision import BF16, FP32, choose_precision, cpu_features
+from tsr.training.precision import BF16, FP32, choose_precision, cpu_features, proc_cpuinfo
 from tsr.training.provenance import code_version, package_versions
 
 log = logging.getLogger("tsr.bench")
@@ -39,16 +39,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpuinfo = proc_cpuinfo()
     info = {
-        "cpu": cpu,
+        "cpu": cpuinfo.get("model name") or platform.processor() or platform.machine(),
+        # what trainer.precision=auto reads besides the features (AMD family 25: Zen 3/4)
+        "cpu_vendor": cpuinfo.get("vendor_id"),
+        "cpu_family": cpuinfo.get("cpu family"),
+        "cpu_model": cpuinfo.get("model"),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "python": sys.version.split()[0],

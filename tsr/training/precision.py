@@ -2,22 +2,28 @@
 precision where the processor computes bf16 fast, fp32 elsewhere, and says which and why.
 
 Measured on this project's hosts (3x3 128->128 convolution, batch 64 of 32x32, inference,
-best of 15; `ONEDNN_MAX_CPU_ISA` restricts oneDNN to an older instruction set on one
-Intel Xeon with AMX, 2 cores, 2026-12-02, torch 2.14.1):
+best of 15, 2 threads, torch 2.14.1). The first three rows: one Intel Xeon with AMX, 2
+cores, 2026-12-02, `ONEDNN_MAX_CPU_ISA` restricting oneDNN to an older instruction set;
+the last: an AMD EPYC Zen 4 itself (family 25 model 17), 2 cores, 2026-12-07:
 
 | oneDNN path                                  | fp32 GFLOP/s | bf16 autocast | bf16 / fp32 |
 |----------------------------------------------|-------------:|--------------:|------------:|
 | AMX (`amx_bf16`, Sapphire Rapids and later)  |          291 |         1,993 |        6.85 |
-| AVX-512 with `avx512_bf16` (AMD Zen 4/5 too) |          289 |           208 |        0.72 |
+| AVX-512 with `avx512_bf16`, on that Xeon     |          289 |           208 |        0.72 |
 | AVX-512 without bf16 instructions            |          303 |            76 |        0.25 |
+| AMD Zen 4 (`avx512_bf16`, no AMX)            |          171 |           327 |        1.92 |
 
-So on a CPU bf16 pays only with AMX tiles: `auto` is bf16 there and fp32 everywhere else,
-`avx512_bf16` alone included (not measured on a Zen 4 itself: none was lent). On CUDA it
-is bf16 where the GPU has bf16 tensor cores (Ampere and later), fp32 before.
+The emulated row did not predict the Zen 4: its AVX-512 units are 256 bits wide, so fp32
+runs at half the Xeon's rate while the bf16 dot-product instructions double it. So `auto`
+is bf16 with AMX and on AMD family 25 with `avx512_bf16` (Zen 4; Zen 3, the same family,
+has no bf16 instructions), and fp32 everywhere else: other `avx512_bf16` CPUs (Intel
+Cooper Lake, AMD Zen 5 with full-width AVX-512) are not measured. On CUDA it is bf16 where
+the GPU has bf16 tensor cores (Ampere and later), fp32 before.
 
-`python -m tsr.bench` on that host (experiments/benchmarks), tsr's training loop, bf16
-over fp32: `multiscale` 2.08x, `multiscale_plain` 1.82x, even LeNet 1.13x. An explicit
-`trainer.precision=32-true` or `bf16-mixed` is taken as given.
+`python -m tsr.bench`, tsr's training loop, bf16 over fp32 (experiments/benchmarks): on
+the AMX Xeon `multiscale` 2.08x, `multiscale_plain` 1.82x, even LeNet 1.13x; on the Zen 4
+`multiscale` 1.46x, `multiscale_plain` 1.60x (batched inference 1.77x and 1.66x). An
+explicit `trainer.precision=32-true` or `bf16-mixed` is taken as given.
 """
 
 from __future__ import annotations
@@ -54,15 +60,30 @@ def cpu_features() -> dict[str, bool]:
     return {name: bool(capabilities.get(name, False)) for name in CPU_FEATURES}
 
 
-def _proc_cpuinfo_flags() -> set[str]:
+@cache
+def proc_cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
+                if not line.strip():
+                    break  # the end of the first processor
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return set()
+    return fields
+
+
+def _proc_cpuinfo_flags() -> set[str]:
+    return set(proc_cpuinfo().get("flags", "").split())
+
+
+def amd_zen4() -> bool:
+    """AMD family 25 (0x19: Zen 3 and Zen 4); with `avx512_bf16` it is a Zen 4."""
+    cpu = proc_cpuinfo()
+    return cpu.get("vendor_id") == "AuthenticAMD" and cpu.get("cpu family") == "25"
 
 
 def _uses_cuda(accelerator: str | None) -> bool:
@@ -89,9 +110,15 @@ def choose_precision(accelerator: str | None) -> PrecisionChoice:
     features = cpu_features()
     if features["amx_bf16"]:
         return PrecisionChoice(BF16, "the CPU has AMX bf16 units (amx_bf16)")
+    if features["avx512_bf16"] and amd_zen4():
+        return PrecisionChoice(
+            BF16, "the CPU is an AMD Zen 4 with avx512_bf16 (measured: bf16 trains 1.46x fp32)"
+        )
     if features["avx512_bf16"]:
         return PrecisionChoice(
-            FP32, "the CPU has avx512_bf16 but no AMX: bf16 convolutions are slower there"
+            FP32,
+            "the CPU has avx512_bf16 but no AMX and is no Zen 4: bf16 convolutions measured"
+            " 0.72x fp32 on that oneDNN path",
         )
     return PrecisionChoice(FP32, "the CPU has no bf16 units")
 
