@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
 
-from tsr.errors import ConfigError, TrainingDiverged
+from tsr.errors import CheckpointError, ConfigError, TrainingDiverged
 from tsr.training.precision import choose_precision
 from tsr.training.run import build, train
 
@@ -229,12 +230,13 @@ def test_a_time_budget_shortens_the_run_and_its_schedule(
 
 @pytest.mark.slow  # measured ~15 s: a run and its continuation
 def test_a_resumed_run_keeps_the_length_its_budget_planned(tmp_path: Path, cache_dir, mirror):
-    """The plan travels in the checkpoint: continuing the run (ckpt_path) with the same
-    config does not run the epochs the budget gave up."""
+    """The plan travels in the checkpoint: a run continued from its checkpoint (a copy out
+    of its finished run's folder: ckpt_path) does not run the epochs the budget gave up."""
     overrides = [*BUDGET_RUN, "callbacks.time_budget.minutes=0.001"]
     first = train(compose_train(tmp_path, cache_dir, mirror, *overrides), show_summary=False)
     assert first["epochs"] == 1
-    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    last = tmp_path / "last-copy.ckpt"
+    shutil.copy(tmp_path / "run" / "checkpoints" / "last.ckpt", last)
     again = compose_train(
         tmp_path / "again",
         cache_dir,
@@ -244,6 +246,31 @@ def test_a_resumed_run_keeps_the_length_its_budget_planned(tmp_path: Path, cache
         "callbacks.time_budget.minutes=60",  # a new budget would allow all 3: the plan stands
     )
     assert train(again, show_summary=False)["epochs"] == 1
+
+
+@pytest.mark.slow  # measured ~10 s: one short run
+def test_a_checkpoint_is_refused_where_resuming_would_overwrite_or_not_fit(
+    tmp_path: Path, cache_dir, mirror
+) -> None:
+    """ckpt_path= of a finished run's checkpoint would overwrite its metrics.json in place;
+    a checkpoint of another network would fail to load after the data is read. Both are one
+    error before anything is trained, and the finished run stays byte for byte."""
+    overrides = [*BUDGET_RUN, "trainer.max_epochs=1", "model=lenet"]
+    train(compose_train(tmp_path, cache_dir, mirror, *overrides), show_summary=False)
+    run = tmp_path / "run"
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    last = run / "checkpoints" / "last.ckpt"
+    with pytest.raises(ConfigError, match=r"a run that finished .* copy the checkpoint out"):
+        train(compose_train(tmp_path / "b", cache_dir, mirror, *overrides, f"ckpt_path={last}"))
+    copy = tmp_path / "lenet.ckpt"
+    shutil.copy(last, copy)
+    other = compose_train(
+        tmp_path / "c", cache_dir, mirror, *overrides, "model=multiscale_small", f"ckpt_path={copy}"
+    )
+    with pytest.raises(CheckpointError, match="weights of another network than this config builds"):
+        train(other, show_summary=False)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    assert not (tmp_path / "c" / "run" / "metrics.json").exists()
 
 
 def test_a_diverging_run_stops_with_a_clear_error(tmp_path: Path, cache_dir, mirror) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,35 @@ FINISHED_MARKER = "metrics.json"
 class ResumePoint:
     checkpoint: Path
     run_dir: Path | None  # the run continued in place; None: a new run from the weights
+    # each weight's shape in the checkpoint (ckpt_path=), checked against the built model
+    shapes: dict[str, tuple[int, ...]] | None = field(default=None, compare=False)
+
+
+def weights_problem(model_state: dict[str, Any], point: ResumePoint) -> str | None:
+    """Why the checkpoint's weights cannot go into the model this config builds (another
+    backbone, other widths), or None: found before anything is trained or written."""
+    if point.shapes is None:
+        return None
+    wanted = {name: tuple(value.shape) for name, value in model_state.items()}
+    missing = [name for name in wanted if name not in point.shapes]
+    extra = [name for name in point.shapes if name not in wanted]
+    resized = [
+        f"{name} {list(point.shapes[name])} there, {list(shape)} here"
+        for name, shape in wanted.items()
+        if name in point.shapes and point.shapes[name] != shape
+    ]
+    if not (missing or extra or resized):
+        return None
+    details = [
+        *([f"{len(resized)} of other shapes ({resized[0]})"] if resized else []),
+        *([f"{len(missing)} missing from it ({missing[0]}, ...)"] if missing else []),
+        *([f"{len(extra)} this config has no place for ({extra[0]}, ...)"] if extra else []),
+    ]
+    return (
+        f"ckpt_path={point.checkpoint} holds the weights of another network than this config "
+        f"builds: {'; '.join(details)}; resume with the model settings it was trained with "
+        "(its run's config.yaml)"
+    )
 
 
 def _resolved(cfg: DictConfig) -> dict[str, Any]:
@@ -171,7 +200,20 @@ def resume_point(cfg: DictConfig) -> ResumePoint | None:
             and (run_dir / CONFIG_FILE).is_file()
             and (run_dir / RUN_INFO).is_file()
         )
-        return ResumePoint(checkpoint.resolve(), run_dir.resolve() if in_run else None)
+        if in_run and (run_dir / FINISHED_MARKER).is_file():
+            raise ConfigError(
+                f"ckpt_path={ckpt_path} belongs to {run_dir}, a run that finished "
+                f"({FINISHED_MARKER}); continuing it there would overwrite its results: to "
+                "train on from its weights, copy the checkpoint out of that folder and give "
+                "the copy (a new run starts from it; raise trainer.max_epochs for more epochs)"
+            )
+        state = payload["state_dict"]
+        shapes = (
+            {name: tuple(getattr(value, "shape", ())) for name, value in state.items()}
+            if isinstance(state, dict)
+            else None
+        )
+        return ResumePoint(checkpoint.resolve(), run_dir.resolve() if in_run else None, shapes)
     if not resume:
         return None
     run_dir = find_run_to_resume(cfg)

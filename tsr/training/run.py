@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tsr.config.resolvers import register_resolvers
-from tsr.errors import ConfigError, TsrError
+from tsr.errors import CheckpointError, ConfigError, TsrError
 from tsr.io.atomic import write_json
 from tsr.io.checkpoint_file import read_checkpoint
 from tsr.io.folders import folder_problem
@@ -41,6 +41,7 @@ from tsr.training.resume import (
     move_log_into,
     refuse_to_overwrite,
     resume_point,
+    weights_problem,
 )
 from tsr.training.settings import check_run_settings
 from tsr.training.temperature import calibrate
@@ -210,22 +211,25 @@ def train(
         )
     if point is None:
         refuse_to_overwrite(cfg)
+    new_dir = Path(cfg.paths.output_dir)
     if point is not None:
-        new_dir = Path(cfg.paths.output_dir)
         cfg = continue_in_place(cfg, point)
-        if point.run_dir is not None and rank_zero_only.rank == 0:
-            move_log_into(point.run_dir, new_dir)
     L.seed_everything(cfg.seed, workers=True)
     # a resumed run goes on in its own TensorBoard folder; a new one claims one of its own
     fresh = point is None or point.run_dir is None
     claimed = _claim_log_folders(cfg) if fresh and rank_zero_only.rank == 0 else []
     try:
         datamodule, model, trainer = build(cfg, callbacks)
+        problem = point and weights_problem(model.state_dict(), point)
+        if problem:  # before the resumed run's folder gets a line of this session
+            raise CheckpointError(problem)
     except BaseException:
         for folder in claimed:  # nothing logged yet: leave no empty run behind
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
         raise
+    if point is not None and point.run_dir is not None and rank_zero_only.rank == 0:
+        move_log_into(point.run_dir, new_dir)
     output_dir = Path(cfg.paths.output_dir)
     if rank_zero_only.rank == 0:  # DDP: the launched processes do not write it again
         write_provenance(cfg, output_dir, resumed_from=point and point.checkpoint)
