@@ -125,6 +125,21 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, cache_dir, 
     assert summary["best"]["number"] == 1
 
 
+def test_a_sweep_whose_every_trial_failed_exits_1(tmp_path, cache_dir, mirror, capsys) -> None:
+    args = sweep_args(
+        tmp_path,
+        cache_dir,
+        mirror,
+        "all-failed",
+        "sweep.n_trials=1",
+        "sweep.enqueue=[{dropout: 1.5}]",
+    )
+    assert run_sweep(*args) == 1  # was 0: scripts took a sweep with no result for a success
+    assert "no trial of study 'all-failed' finished: every one failed (the first:" in (
+        capsys.readouterr().out
+    )
+
+
 @pytest.mark.real_data
 def test_the_pruner_stops_a_bad_trial(tmp_path: Path, cache_dir, mirror) -> None:
     args = sweep_args(
@@ -177,6 +192,9 @@ def test_the_pruner_stops_a_bad_trial(tmp_path: Path, cache_dir, mirror) -> None
         ("sweep.params.data_type.choices=[gray,sepia]", "valid choices: rgb, gray"),
         ("sweep.params.lr.path=model.optimiser.lr", "sweep.params"),
         ("sweep=nonexistent", "nonexistent"),
+        # a misspelt metric: every trial trained, then failed; pruning was silently off
+        ("sweep.metric=val/accuracy", "sweep.metric='val/accuracy' is no number a run's"),
+        ("sweep.prune_on=val/accc", "sweep.prune_on='val/accc' is no metric a training epoch"),
     ],
 )
 def test_bad_sweep_configs_fail_before_any_trial(tmp_path: Path, override, message, capsys):

@@ -7,12 +7,14 @@ import shutil
 from importlib.metadata import version
 from pathlib import Path
 
+import lightning as L
 import pytest
 from omegaconf import OmegaConf
 
 from tsr.errors import CheckpointError, ConfigError, TrainingDiverged
+from tsr.models import EPOCH_METRICS
 from tsr.training.precision import choose_precision
-from tsr.training.run import build, train
+from tsr.training.run import RESULT_METRICS, build, train
 
 from .conftest import CONF_DIR, compose_train, run_tsr
 
@@ -56,6 +58,16 @@ def test_callbacks_and_logger_can_be_switched_off(tmp_path: Path) -> None:
     assert not any(type(c).__name__ == "EpochTimer" for c in trainer.callbacks)
 
 
+class _LoggedMetrics(L.Callback):
+    """The metric names the fit logged (what ModelCheckpoint and pruning can watch)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        self.names = set(trainer.callback_metrics)
+
+
 def test_tiny_run_writes_metrics_checkpoints_and_logs(tmp_path: Path, cache_dir, mirror):
     cfg = compose_train(
         tmp_path,
@@ -69,9 +81,17 @@ def test_tiny_run_writes_metrics_checkpoints_and_logs(tmp_path: Path, cache_dir,
         "data.preprocessing=gray",
         "data.jitter.enabled=false",
     )
-    metrics = train(cfg)
+    logged = _LoggedMetrics()
+    metrics = train(cfg, callbacks=[logged])
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved == metrics
+    # the names the checkpoint's monitor and a sweep's metric and pruning are checked against
+    assert {n for n in logged.names if not n.startswith("time/")} == set(
+        EPOCH_METRICS
+    )  # EpochTimer's
+    assert {key for key in saved if "/" in key or key.startswith(("temp", "seconds"))} == set(
+        RESULT_METRICS
+    )
     assert saved["model"] == "lenet" and saved["preprocessing"] == "gray" and saved["epochs"] == 2
     # above chance (1/43) after 60 steps, in either precision auto picks
     assert 0.05 < saved["test/acc"] <= 1 and 0 < saved["val/acc_best"] <= 1

@@ -1,6 +1,7 @@
 """`python -m tsr.sweep [sweep=<name>] [sweep.key=value ...] [training overrides ...]
 [summary]`: an Optuna study over the training config (tsr.sweeps.runner has the usage);
-exit status 0, 130 after Ctrl-C (the same command continues), 2 with one error line.
+exit status 0, 1 when every trial of the study failed, 130 after Ctrl-C (the same command
+continues), 2 with one error line.
 """
 
 from __future__ import annotations

@@ -77,7 +77,12 @@ BAD_VALUES = [
     ("data.train_on_val=true", "add callbacks.model_checkpoint.monitor=null"),
     ("data.roi_crop=0.9", "data.roi_crop=0.9 must be a number >= 0 and <= 0.5 or null"),
     ("callbacks.time_budget.minutes=0", "callbacks.time_budget.minutes=0 must be a number"),
-    ("callbacks.time_budget.minutes=15 trainer.max_epochs=-1", "needs trainer.max_epochs >= 1"),
+    ("callbacks.time_budget.minutes=15 trainer.max_epochs=-1", "trainer.max_epochs >= 1"),
+    # a run with no end, one that trains nothing, a metric no epoch logs
+    ("trainer.max_epochs=-1", "the run would never end; give trainer.max_epochs >= 1"),
+    ("trainer.max_epochs=0", "trainer.max_epochs=0 trains nothing"),
+    ("trainer.check_val_every_n_epoch=0", "trainer.check_val_every_n_epoch=0 must be a whole"),
+    ("callbacks.model_checkpoint.monitor=val/accc", "monitor='val/accc' is no metric a training"),
     ("callbacks.divergence_guard.max_val_drop=0", "callbacks.divergence_guard.max_val_drop=0 must"),
     ("callbacks.divergence_guard.max_val_drop=30", "divergence_guard.max_val_drop=30 must be a"),
 ]

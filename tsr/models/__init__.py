@@ -7,7 +7,14 @@ from tsr.models import (  # noqa: F401  (register the backbones)
     multiscale,
     resnet,
 )
-from tsr.models.module import SignClassifier
+from tsr.models.module import EPOCH_METRICS, TEST_METRICS, SignClassifier
 from tsr.models.registry import create_model, list_models, register_model
 
-__all__ = ["SignClassifier", "create_model", "list_models", "register_model"]
+__all__ = [
+    "EPOCH_METRICS",
+    "TEST_METRICS",
+    "SignClassifier",
+    "create_model",
+    "list_models",
+    "register_model",
+]

@@ -47,6 +47,12 @@ def classifier_settings() -> type:
     return signature_settings(SignClassifier, "model_settings")
 
 
+# what every training epoch logs (what ModelCheckpoint, EarlyStopping and a sweep's pruning
+# can watch) and what the test logs; tests/test_train.py checks them against a real run
+EPOCH_METRICS = ("train/lr", "train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best")
+TEST_METRICS = ("test/loss", "test/acc", "test/ece")
+
+
 class SignClassifier(L.LightningModule):
     def __init__(
         self,

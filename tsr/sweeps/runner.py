@@ -21,6 +21,7 @@ from tsr.io.folders import folder_problem
 from tsr.sweeps.console import add_log_file
 from tsr.sweeps.objective import BudgetSpent, Objective, TrialError, check_space, compose_training
 from tsr.sweeps.study import (
+    ERROR,
     INTERRUPTED,
     WORKER,
     SweepSettings,
@@ -154,6 +155,16 @@ def optimize(
             summarize(study, settings, sweep_dir)
             return 130
     print_summary(summarize(study, settings, sweep_dir), sweep_dir)
+    finished = (TrialState.COMPLETE, TrialState.PRUNED)
+    trials = study.get_trials(deepcopy=False)
+    if trials and not any(t.state in finished for t in trials):
+        first = next((t.user_attrs.get(ERROR) for t in trials if t.user_attrs.get(ERROR)), None)
+        log.error(
+            "no trial of study %r finished: every one failed%s",
+            settings.study_name,
+            f" (the first: {first})" if first else "",
+        )
+        return 1
     return 0
 
 

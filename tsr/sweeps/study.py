@@ -26,7 +26,9 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from tsr.errors import ConfigError
+from tsr.models import EPOCH_METRICS
 from tsr.sweeps.space import SearchParam, parse_space
+from tsr.training.run import RESULT_METRICS
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,16 @@ class SweepSettings:
         _int(self.n_trials, "sweep.n_trials", 1)
         _int(self.top_k, "sweep.top_k", 1)
         _int(self.heartbeat_s, "sweep.heartbeat_s", 1)
+        if self.metric not in RESULT_METRICS:  # else every trial trains, then fails
+            raise ConfigError(
+                f"sweep.metric={self.metric!r} is no number a run's metrics.json holds; "
+                f"choose one of: {', '.join(RESULT_METRICS)}"
+            )
+        if self.prune_on not in EPOCH_METRICS:  # else pruning is silently off
+            raise ConfigError(
+                f"sweep.prune_on={self.prune_on!r} is no metric a training epoch logs; "
+                f"choose one of: {', '.join(EPOCH_METRICS)}"
+            )
         if self.direction not in DIRECTIONS:
             raise ConfigError(
                 f"sweep.direction={self.direction!r}; valid choices: {', '.join(DIRECTIONS)}"

@@ -24,6 +24,7 @@ from tsr.errors import CheckpointError, ConfigError, TsrError
 from tsr.io.atomic import write_json
 from tsr.io.checkpoint_file import read_checkpoint
 from tsr.io.folders import folder_problem
+from tsr.models import EPOCH_METRICS, TEST_METRICS
 from tsr.models.summary import format_count
 from tsr.tensorboard import log_hparams
 from tsr.tensorboard.logger import claim_run_folder
@@ -107,9 +108,15 @@ def build_data_and_model(cfg: DictConfig) -> tuple[L.LightningDataModule, L.Ligh
 
 
 def _check_selection(cfg: DictConfig) -> None:
-    """ConfigError when the best checkpoint would be chosen on images the net trains on."""
+    """ConfigError when the best checkpoint would be chosen on a metric no epoch logs
+    (Lightning says so only after the first epoch) or on images the net trains on."""
     checkpoint = (cfg.get("callbacks") or {}).get("model_checkpoint") or {}
     monitor = checkpoint.get("monitor")
+    if monitor is not None and monitor not in EPOCH_METRICS:
+        raise ConfigError(
+            f"callbacks.model_checkpoint.monitor={monitor!r} is no metric a training epoch "
+            f"logs; choose one of: {', '.join(EPOCH_METRICS)} (or null: keep the last epoch)"
+        )
     if cfg.data.get("train_on_val") and monitor and str(monitor).startswith("val/"):
         raise ConfigError(
             f"data.train_on_val=true trains on the validation images, so choosing the "
@@ -176,6 +183,20 @@ def _load_selected_weights(model: L.LightningModule, path: str) -> dict[str, Any
     payload = read_checkpoint(Path(path), "train again: the run's best checkpoint is unreadable")
     model.load_state_dict(payload["state_dict"])
     return payload
+
+
+# the numbers metrics.json holds for a finished run (what a sweep can optimise): the last
+# epoch's metrics, the test's, the calibration's (tsr.training.temperature) and the timing
+RESULT_METRICS = (
+    *(m for m in EPOCH_METRICS if m not in ("train/lr", "train/loss")),
+    *TEST_METRICS,
+    "val/ece",
+    "val/ece_scaled",
+    "test/ece_scaled",
+    "temperature",
+    "seconds_per_epoch",
+    "seconds_per_epoch_with_val",
+)
 
 
 def _typical_epoch(values: list[float]) -> float | None:
