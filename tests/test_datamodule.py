@@ -186,6 +186,16 @@ def test_data_on_a_device_gives_the_same_batches(cache_dir: Path, mirror: Path) 
 def test_device_option_is_checked() -> None:
     with pytest.raises(ConfigError, match=r"data\.device='tpu9' is not a device"):
         GtsrbDataModule(device="tpu9")
+    # torch devices tsr cannot compute on, or that this machine lacks: one line each, not a
+    # "Cannot copy out of meta tensor" or "not linked with support for mps" traceback later
+    with pytest.raises(ConfigError, match=r"data\.device='meta' is no device tsr computes on"):
+        GtsrbDataModule(device="meta")
+    if not torch.backends.mps.is_available():
+        with pytest.raises(ConfigError, match=r"data\.device='mps', but this machine has no mps"):
+            GtsrbDataModule(device="mps")
+    if torch.cuda.is_available():
+        with pytest.raises(ConfigError, match=r"has \d+ CUDA device\(s\)"):
+            GtsrbDataModule(device=f"cuda:{torch.cuda.device_count()}")
 
 
 def test_the_val_sample_covers_every_class(cache_dir: Path, mirror: Path) -> None:

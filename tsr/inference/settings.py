@@ -51,7 +51,6 @@ class CommandSettings(Settings):
     ckpt: str | None = None  # the checkpoint (.ckpt) to load
     # the data type the model was trained on; null: the one its checkpoint records
     data_type: Choice(*DATA_TYPES) | None = None
-    device: str = "auto"  # auto: CUDA when present, else CPU; or cpu, cuda, cuda:1
     # divide the logits by the temperature fitted on the validation split after training
     # (temperature scaling: calibrated probabilities, the same predictions)
     calibrated: bool = False
@@ -60,7 +59,13 @@ class CommandSettings(Settings):
     raw_weights: bool = False
 
 
-class EvaluateSettings(CommandSettings):
+class OnDeviceSettings(CommandSettings):
+    """The commands that compute with the model here (tsr.export always traces on the CPU)."""
+
+    device: str = "auto"  # auto: CUDA when present, else CPU; or cpu, cuda, cuda:1
+
+
+class EvaluateSettings(OnDeviceSettings):
     ckpt: Checkpoints = None
     batch_size: BatchSize = 1024
     tta: bool = False  # average over small shifts, rotations and scales (as tsr.predict)
@@ -77,7 +82,7 @@ class EvaluateSettings(CommandSettings):
     robustness_baseline: str | None = None
 
 
-class PredictSettings(CommandSettings):
+class PredictSettings(OnDeviceSettings):
     ckpt: Checkpoints = None
     inputs: str | list[str] | None = None  # image files, folders or glob patterns
     top_k: Annotated[int, Field(ge=1, le=1000)] = 5  # more than the classes: all of them
