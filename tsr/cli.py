@@ -8,12 +8,14 @@ file, with one line naming the problem and the fix (`TsrError`), no traceback.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import logging
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import NoReturn
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import OverrideParseException
@@ -25,6 +27,18 @@ from tsr.io.folders import folder_problem
 EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_USAGE = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse for tsr's plain commands (tsr.report, tsr.compare): a usage error is one
+    line naming the fix, exit 2 (argparse prints its usage block, then the error)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.fail(f"{message} (--help shows the usage)")
+
+    def fail(self, message: str) -> NoReturn:
+        """A bad argument's value (a folder, a file): one line, exit 2."""
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def silence_known_warnings() -> None:

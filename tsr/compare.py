@@ -8,21 +8,40 @@ Exit status 0, or 2 with one error line.
 
 from __future__ import annotations
 
-import argparse
+import os
 import sys
 from pathlib import Path
 
-from tsr.cli import EXIT_USAGE
+from tsr.cli import EXIT_USAGE, OneLineParser
 from tsr.errors import TsrError
 from tsr.io.atomic import write_json
 from tsr.reporting.comparison import compare, markdown
 
 
+def json_file_problem(path: Path) -> str | None:
+    """Why `--json PATH` cannot be written, with the fix; None when it can."""
+    fix = "name a file in a folder you can write to, e.g. --json comparison.json"
+    if str(path) in ("", ".") or path.is_dir():
+        return f"--json {str(path)!r} is a folder: {fix}"
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"--json {path} cannot be written: {folder} is a file; {fix}"
+    if not os.access(folder, os.W_OK):
+        return f"--json {path} cannot be written: {folder} is read-only here; {fix}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="tsr.compare", description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path, help="tsr.evaluate output folders")
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     args = parser.parse_args(argv)
+    if args.json is not None:  # checked before comparing: the table printed, then a traceback
+        problem = json_file_problem(args.json)
+        if problem:
+            parser.fail(problem)
     try:
         rows = compare(args.folders)
     except TsrError as exc:

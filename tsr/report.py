@@ -10,9 +10,9 @@ are equal when their resolved config.yaml is, apart from the seeds and paths.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from tsr.cli import OneLineParser
 from tsr.reporting.runs import (
     find_runs,
     group_by_configuration,
@@ -23,7 +23,7 @@ from tsr.reporting.runs import (
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="tsr.report", description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path, help="run or multirun folders")
     parser.add_argument(
         "--ignore",
@@ -35,9 +35,16 @@ def main(argv: list[str] | None = None) -> None:
         "defaults when its log shows it changed nothing; repeatable",
     )
     args = parser.parse_args(argv)
+    missing = [str(folder) for folder in args.folders if not folder.is_dir()]
+    if missing:
+        parser.fail(f"no such folder: {', '.join(missing)}; give run or multirun folders")
     runs = find_runs(args.folders)
     if not runs:
-        parser.error(f"no metrics.json under {', '.join(map(str, args.folders))}")
+        left_out = sum(1 for folder in args.folders for _ in folder.rglob("metrics.json"))
+        parser.fail(
+            f"no readable metrics.json under {', '.join(map(str, args.folders))}"
+            + (f" ({left_out} left out, each named above)" if left_out else "")
+        )
     print(markdown_table([run.metrics for run in runs]))
     groups = group_by_configuration(runs, tuple(args.ignore))
     if any(len(group.runs) > 1 for group in groups):

@@ -156,6 +156,17 @@ def _good(path, np) -> None:
             lambda p, np: np.savez(p, probabilities=np.zeros((5, 43)), labels=np.zeros(4)),
             "do not describe the same images",
         ),
+        # argmax of an empty row was a ValueError traceback; NaN rows were compared as is
+        (
+            '{"model": "x"}',
+            lambda p, np: np.savez(p, probabilities=np.zeros((43, 0)), labels=np.arange(43)),
+            "its probabilities have 0 class columns",
+        ),
+        (
+            '{"model": "x"}',
+            lambda p, np: np.savez(p, probabilities=np.eye(43) / 0, labels=np.arange(43)),
+            "its probabilities have NaN or inf values",
+        ),
     ],
 )
 def test_compare_names_a_damaged_evaluate_folder(
@@ -193,3 +204,52 @@ def test_report_leaves_out_a_damaged_metrics_file_with_a_warning(
     warned = [r.getMessage() for r in caplog.records]
     assert any("cut/metrics.json left out: not readable JSON" in w for w in warned), warned
     assert any("list/metrics.json left out: not a tsr.train" in w for w in warned), warned
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        # was a ValueError traceback from the table's number format
+        (["{tmp}/strings"], "no readable metrics.json under {tmp}/strings (1 left out, each"),
+        # was "no metrics.json under ..." after argparse's usage block
+        (["{tmp}/nowhere"], "no such folder: {tmp}/nowhere; give run or multirun folders"),
+        ([], "the following arguments are required: folders (--help shows the usage)"),
+    ],
+)
+def test_report_errors_are_one_line(tmp_path: Path, capsys, caplog, argv, message) -> None:
+    from tsr.report import main
+
+    (tmp_path / "strings").mkdir()
+    (tmp_path / "strings" / "metrics.json").write_text('{"model": "lenet", "test/acc": "high"}')
+    with pytest.raises(SystemExit) as exit_:
+        main([a.format(tmp=tmp_path) for a in argv])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"tsr.report: error: {message.format(tmp=tmp_path)}" or (
+        len(err.splitlines()) == 1 and message.format(tmp=tmp_path) in err
+    ), err
+    if argv == ["{tmp}/strings"]:
+        assert any("test/acc is 'high', not a number" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("{tmp}", "is a folder: name a file in a folder you can write to"),
+        ("", "--json '.' is a folder"),
+        ("{tmp}/good/report.json/x.json", "cannot be written: {tmp}/good/report.json is a file"),
+    ],
+)
+def test_compare_checks_its_json_file_before_comparing(
+    tmp_path: Path, capsys, target, message
+) -> None:
+    """Each was a traceback (IsADirectoryError, FileExistsError, OSError) after the table."""
+    from tsr.compare import main
+
+    good = _evaluated_folder(tmp_path / "good", '{"model": "x"}', _good)
+    with pytest.raises(SystemExit) as exit_:
+        main([str(good), str(good), "--json", target.format(tmp=tmp_path)])
+    assert exit_.value.code == 2
+    out, err = capsys.readouterr()
+    assert not out  # nothing compared, nothing printed
+    assert len(err.strip().splitlines()) == 1 and message.format(tmp=tmp_path) in err, err

@@ -67,6 +67,9 @@ def load_evaluated(folder: Path) -> Evaluated:
             f"{predictions}: probabilities {probs.shape} and labels {labels.shape} do not "
             f"describe the same images (one row of class probabilities per label); {redo}"
         )
+    if probs.shape[1] < 2 or not np.isfinite(probs).all():
+        what = f"{probs.shape[1]} class columns" if probs.shape[1] < 2 else "NaN or inf values"
+        raise ConfigError(f"{predictions}: its probabilities have {what}; {redo}")
     name = f"{report.get('model', '?')} ({folder.name})"
     return Evaluated(name, folder, probs.argmax(axis=1) == labels, labels)
 

@@ -33,6 +33,14 @@ COLUMNS = (
     ("parameters", "params", "{:,}"),
     ("macs", "MACs/image", "{:,}"),
 )
+# the columns that hold numbers (a formatted cell)
+NUMBERS = tuple(key for key, _, fmt in COLUMNS if fmt != "{}")
+
+
+def _number_or_null(value: Any) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
 # the metrics summarised over the seeds of a configuration
 SUMMARISED = (("test/acc", "test acc"), ("val/acc_best", "best val acc"), ("test/ece", "test ECE"))
 
@@ -77,6 +85,15 @@ def find_runs(folders: list[Path]) -> list[Run]:
                 continue
             if not isinstance(metrics, dict):
                 log.warning("%s left out: not a tsr.train metrics file (no JSON object)", path)
+                continue
+            wrong = next((key for key in NUMBERS if not _number_or_null(metrics.get(key))), None)
+            if wrong is not None:
+                log.warning(
+                    "%s left out: %s is %r, not a number (not a metrics file tsr.train wrote)",
+                    path,
+                    wrong,
+                    metrics[wrong],
+                )
                 continue
             runs.append(Run(path.parent, metrics, config))
     return runs
