@@ -83,6 +83,11 @@ BAD_VALUES = [
     ("trainer.max_epochs=0", "trainer.max_epochs=0 trains nothing"),
     ("trainer.check_val_every_n_epoch=0", "trainer.check_val_every_n_epoch=0 must be a whole"),
     ("callbacks.model_checkpoint.monitor=val/accc", "monitor='val/accc' is no metric a training"),
+    # an archive's SHA-256 pin: a name split at its dot, a misspelt name
+    # (it pinned nothing), a value that is no digest
+    ("+data.sha256.GTSRB_Final_Test_GT.zip=abc", "Hydra split the archive's name at its dot"),
+    ("+data.sha256={GTSRB_Final_Test.zip:abc}", "'GTSRB_Final_Test.zip', not a GTSRB archive"),
+    ("+data.sha256={GTSRB_Final_Test_GT.zip:abc}", "is no SHA-256 (64 hex digits"),
     ("callbacks.divergence_guard.max_val_drop=0", "callbacks.divergence_guard.max_val_drop=0 must"),
     ("callbacks.divergence_guard.max_val_drop=30", "divergence_guard.max_val_drop=30 must be a"),
 ]
@@ -143,6 +148,19 @@ def test_an_unknown_key_is_named_with_the_keys_beside_it(command, overrides, mes
     problem = unknown_key_problem(command, overrides)
     assert problem is not None and message in problem, problem
     assert "docs/configuration.md" in problem
+
+
+def test_a_new_key_of_a_mapping_names_the_plus_hydra_needs() -> None:
+    """data.sha256={NAME.zip: sum} said "data.sha256 is not a setting ... did you mean
+    data.sha256?": the key is there, its value adds keys, which Hydra takes only with +."""
+    from tsr.config.composition import unknown_key_problem
+
+    override = "data.sha256={GTSRB_Final_Test_GT.zip:abc}"
+    problem = unknown_key_problem("train", [override])
+    assert problem == (
+        f"data.sha256 is a mapping, and {override} adds keys it does not hold yet: Hydra takes "
+        f"that with a + in front: '+{override}'"
+    )
 
 
 @pytest.mark.parametrize(

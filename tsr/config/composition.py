@@ -87,6 +87,12 @@ def unknown_key_problem(config_name: str, overrides: Sequence[str]) -> str | Non
     while parent and not isinstance(OmegaConf.select(cfg, parent), DictConfig):
         parent, _, leaf = parent.rpartition(".")  # datta.batch_size: datta is the typo
     keys = sorted(str(k) for k in (OmegaConf.select(cfg, parent) if parent else cfg))
+    if leaf in keys and parent == key.rpartition(".")[0]:  # the key is there: its value adds
+        given = next(o for o in overrides if o.split("=", 1)[0] == key)
+        return (
+            f"{key} is a mapping, and {given} adds keys it does not hold yet: Hydra takes "
+            f"that with a + in front: '+{given}'"
+        )
     close = difflib.get_close_matches(leaf, keys, n=1)
     where = f"{parent}." if parent else ""
     hint = f"did you mean {where}{close[0]}? " if close else ""

@@ -7,13 +7,14 @@ and `docs/configuration.md` describes them. Measured choices are explained besid
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from tsr.config.schema import Choice, Settings
-from tsr.data.archives import OFFICIAL_URL
+from tsr.data.archives import ARCHIVES, OFFICIAL_URL
 from tsr.data.preprocessing import DATA_TYPES
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
@@ -69,6 +70,32 @@ class DataSettings(Settings):
     url: str = OFFICIAL_URL
     # archive name -> SHA-256, checked before decoding (a mirror's SHA256SUMS is checked too)
     sha256: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("sha256", mode="before")
+    @classmethod
+    def _archive_sums(cls, value: object) -> object:
+        """Each key an official archive's name (a misspelt one pinned nothing), each value
+        64 hex digits; `+data.sha256.NAME.zip=...` (Hydra splits the name at its dot)."""
+        if not isinstance(value, dict):
+            return value  # pydantic says it must be a mapping
+        for name, digest in value.items():
+            if isinstance(digest, dict):
+                raise ValueError(
+                    f"data.sha256.{name}: Hydra split the archive's name at its dot; write "
+                    f"'+data.sha256={{{name}.zip: <sha256>}}'"
+                )
+            if name not in ARCHIVES:
+                raise ValueError(
+                    f"data.sha256 names {name!r}, not a GTSRB archive; the names: "
+                    + ", ".join(ARCHIVES)
+                )
+            if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+                raise ValueError(
+                    f"data.sha256[{name}]={digest!r} is no SHA-256 (64 hex digits, as "
+                    "`sha256sum` prints them)"
+                )
+        return value
+
     # data type: each one step further along the seed's chain rgb -> gray -> sharpen ->
     # hist -> clahe (tsr/data/preprocessing.py)
     preprocessing: Choice(*DATA_TYPES) = "clahe"
