@@ -387,3 +387,30 @@ def test_resume_skips_a_configuration_that_already_finished(tmp_path: Path, cach
     )
     train(other, show_summary=False)  # another seed is another configuration: it trains
     assert (runs / "c" / "metrics.json").is_file()
+
+
+@pytest.mark.slow  # measured ~30 s (beside two trainings): one process' imports and one tiny job
+def test_a_bad_value_in_one_multirun_job_is_one_line_and_the_others_run(
+    tmp_path: Path, cache_dir, mirror
+) -> None:
+    """Job 0's data type is misspelt: it was Hydra's traceback of the job and exit 1; now its
+    one error line, job 1 still trains, and the command exits 2 naming the failed job."""
+    result = run_tsr(
+        "train",
+        "-m",
+        "model=lenet",
+        "debug=fast",
+        "logger=none",
+        "callbacks=minimal",
+        f"paths.data_dir={cache_dir}",
+        f"data.mirror={mirror}",
+        "data.preprocessing=foo,gray",
+        root=tmp_path,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-3000:]
+    assert "Traceback" not in output
+    assert "unknown data.preprocessing='foo'; valid choices: rgb, gray" in output
+    assert "1 job(s) of the multirun stopped on a bad value, each named above: #0 (" in output
+    (finished,) = (tmp_path / "logs" / "multiruns").glob("*/1/metrics.json")
+    assert json.loads(finished.read_text())["preprocessing"] == "gray"

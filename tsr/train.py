@@ -26,22 +26,39 @@ register_resolvers()
 silence_known_warnings()
 
 
+# multirun jobs that stopped on a bad value: the others still run, the command exits 2
+FAILED_JOBS: list[str] = []
+
+
 @checks_command_line("train")
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
-def main(cfg: DictConfig) -> None:
+def run_job(cfg: DictConfig) -> None:
     try:
         train(cfg)
     except TsrError as exc:
         log.error("%s", exc)
-        if HydraConfig.get().mode.name == "MULTIRUN":
-            raise
-        sys.exit(EXIT_USAGE)
+        hydra_cfg = HydraConfig.get()
+        if hydra_cfg.mode.name != "MULTIRUN":
+            sys.exit(EXIT_USAGE)
+        # one line, not Hydra's traceback of the job; the jobs after it still run
+        FAILED_JOBS.append(f"#{hydra_cfg.job.num} ({' '.join(hydra_cfg.overrides.task)})")
     except SIGTERMException:  # last.ckpt was saved (tsr.training.checkpointing.RecoveryCheckpoint)
         sys.exit(128 + signal.SIGTERM)
     except (SystemExit, KeyboardInterrupt):
         if DeferredInterrupt.fired:  # Ctrl-C: last.ckpt saved; resume=true continues
             sys.exit(128 + signal.SIGINT)
         raise
+
+
+def main() -> None:
+    run_job()
+    if FAILED_JOBS:
+        log.error(
+            "%d job(s) of the multirun stopped on a bad value, each named above: %s",
+            len(FAILED_JOBS),
+            "; ".join(FAILED_JOBS),
+        )
+        sys.exit(EXIT_USAGE)
 
 
 if __name__ == "__main__":
