@@ -4,6 +4,7 @@ the data set is read: one line naming the option and the valid range, exit statu
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -234,3 +235,35 @@ def test_a_tensorboard_folder_that_cannot_be_made_is_named(tmp_path: Path) -> No
     )
     with pytest.raises(ConfigError, match=r"is a file: name a .*\(logger\.tensorboard\.save_dir="):
         _claim_log_folders(cfg)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        # ignored before, silently
+        (["robustness_baseline={file}"], "robustness_baseline= compares a robustness"),
+        # found after the whole corrupted test set was built and scored (minutes)
+        (["robustness=true", "robustness_baseline={file}"], "is not a tsr.evaluate report.json"),
+    ],
+)
+def test_a_robustness_baseline_is_checked_before_any_checkpoint_or_image(
+    tmp_path: Path, overrides, message
+) -> None:
+    from tsr.inference.evaluation import evaluate
+
+    a_file = tmp_path / "report.json"
+    a_file.write_text('{"model": "lenet"}')  # a report without a robustness section
+    register_command_schemas()
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose(
+            "evaluate",
+            overrides=[
+                "ckpt=missing.ckpt",  # not read: the baseline is refused first
+                f"data_dir={tmp_path / 'data'}",
+                f"output_dir={tmp_path / 'out'}",
+                *[o.format(file=a_file) for o in overrides],
+            ],
+        )
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        evaluate(cfg)
+    assert not (tmp_path / "data").exists() and not (tmp_path / "out").exists()

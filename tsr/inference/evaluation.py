@@ -24,7 +24,7 @@ from tsr.errors import ConfigError
 from tsr.inference.checkpoint import Classifier, ValidationSplit, load_committee
 from tsr.inference.forward import logits_of, probabilities_of
 from tsr.inference.metrics import classification_report
-from tsr.inference.robustness import robustness_report
+from tsr.inference.robustness import load_baseline, robustness_report
 from tsr.inference.settings import check_command
 from tsr.io.atomic import save_figure, write_csv, write_json
 from tsr.io.progress import progress_bar
@@ -149,6 +149,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     probabilities) on the test split (or split=val: its run's validation tracks); write the
     outputs; return the report."""
     check_command("evaluate", cfg)  # every option, before anything is read
+    if cfg.robustness_baseline and not cfg.robustness:
+        raise ConfigError(
+            "robustness_baseline= compares a robustness evaluation with a baseline's: add "
+            "robustness=true (or drop robustness_baseline)"
+        )
+    baseline = load_baseline(cfg.robustness_baseline) if cfg.robustness_baseline else None
     members = load_committee(
         cfg.ckpt, cfg.device, cfg.get("data_type"), cfg.calibrated, cfg.raw_weights
     )
@@ -246,7 +252,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             Path(cfg.data_dir),
             cfg.robustness_images,
             cfg.batch_size,
-            cfg.robustness_baseline,
+            baseline,
         )
     _write_outputs(output_dir, report, test.images, worst, names)
     save_npz_atomic(

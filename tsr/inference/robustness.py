@@ -43,8 +43,9 @@ def robustness_report(
     cache_dir: Path,
     images: int | None,
     batch_size: int,
-    baseline: str | None = None,
+    baseline: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`baseline`: a baseline's robustness section (load_baseline), for CE and mCE."""
     indices = stratified_sample(labels, images)
     clean, truth = rgb_test[indices], labels[indices]
     sets = corrupted_test_set(cache_dir, clean)
@@ -70,16 +71,25 @@ def robustness_report(
     return report
 
 
-def relative_to(report: dict[str, Any], baseline: str) -> dict[str, Any]:
-    """CE per corruption = the model's errors summed over severities / the baseline's."""
-    path = Path(baseline)
+def load_baseline(baseline: str) -> dict[str, Any]:
+    """The robustness section of a baseline's report.json; read before any evaluation (a
+    bad file was found after minutes of corrupting and scoring the test set)."""
     try:
-        base = json.loads(path.read_text())["robustness"]
+        base = json.loads(Path(baseline).read_text())["robustness"]
+        if not isinstance(base, dict) or not isinstance(base.get("accuracy"), dict):
+            raise TypeError
     except (OSError, ValueError, KeyError, TypeError):
         raise ConfigError(
             f"robustness_baseline={baseline} is not a tsr.evaluate report.json with a robustness "
             "section; evaluate the baseline (lenet) with robustness=true and pass its report.json"
         ) from None
+    return {**base, "path": str(baseline)}
+
+
+def relative_to(report: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """CE per corruption = the model's errors summed over severities / the baseline's
+    (`base`: load_baseline's)."""
+    baseline, path = base["path"], Path(base["path"])
     if base.get("sample") != report["sample"]:
         raise ConfigError(
             f"robustness_baseline={baseline} was measured on another corrupted set "
