@@ -125,6 +125,18 @@ def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(tmp_path, cache_dir, 
     assert summary["best"]["number"] == 1
 
 
+def test_a_bad_slurm_array_index_is_named_as_the_environment_variable(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """sweep.worker's default reads SLURM_ARRAY_TASK_ID: the message named sweep.worker only."""
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "abc")
+    args = sweep_args(tmp_path, tmp_path / "data", tmp_path / "no-mirror", "slurm")
+    assert run_sweep(*args) == 2
+    assert "SLURM_ARRAY_TASK_ID='abc' in the environment gives sweep.worker" in (
+        capsys.readouterr().out
+    )
+
+
 def test_a_sweep_whose_every_trial_failed_exits_1(tmp_path, cache_dir, mirror, capsys) -> None:
     args = sweep_args(
         tmp_path,

@@ -13,6 +13,7 @@ once as FAIL with the user attribute `surplus`.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 import warnings
@@ -83,7 +84,16 @@ class SweepSettings:
         values["params"] = parse_space(values.get("params"))
         values["train"] = [str(o) for o in values.get("train") or []]
         values["enqueue"] = list(values.get("enqueue") or [])
-        values["worker"] = _int(values.get("worker", 0), "sweep.worker", 0)
+        worker = values.get("worker", 0)
+        try:
+            values["worker"] = _int(worker, "sweep.worker", 0)
+        except ConfigError:
+            if worker != os.environ.get("SLURM_ARRAY_TASK_ID"):
+                raise
+            raise ConfigError(  # sweep.worker's default reads it
+                f"SLURM_ARRAY_TASK_ID={worker!r} in the environment gives sweep.worker, which "
+                "must be an integer >= 0: unset it or give sweep.worker=<index>"
+            ) from None
         return cls(**values)
 
     def __post_init__(self) -> None:
