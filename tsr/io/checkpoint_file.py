@@ -67,8 +67,13 @@ def read_checkpoint(path: Path, how_to_get_one: str) -> Any:
     except Exception as exc:  # any foreign bytes: RuntimeError, EOFError,
         # OSError, ValueError, BadZipFile, KeyError, and IndexError from the weights-only
         # unpickler on text or random bytes (found by fuzzing: /etc/passwd as ckpt=)
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        # the reader's own words where they say something ("PytorchStreamReader failed ...");
+        # not a bare key or errno ("(101)", "[Errno 22] Invalid argument") from deep inside
+        telling = not isinstance(exc, KeyError | IndexError | OSError)
+        worded = re.search(r"[A-Za-z]{3,} [A-Za-z]", reason)
+        detail = f" ({reason[:200]})" if telling and worded else ""
         raise CheckpointError(
-            f"{path} is not a readable PyTorch checkpoint ({reason[:200]}): it is damaged, "
+            f"{path} is not a readable PyTorch checkpoint{detail}: it is damaged, "
             f"truncated or not a checkpoint at all; {how_to_get_one}."
         ) from None
