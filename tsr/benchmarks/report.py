@@ -75,10 +75,10 @@ def _precision_name(precision: str) -> str:
 
 
 def _cpu_id(m: dict[str, Any]) -> str:
-    """` (AuthenticAMD family 25 model 17)` where the results record it (since 2026-12-07)."""
+    """`AuthenticAMD family 25 model 17, ` where the results record it (since 2026-12-07)."""
     if m.get("gpu") or not m.get("cpu_family"):
         return ""
-    return f" ({m.get('cpu_vendor')} family {m['cpu_family']} model {m.get('cpu_model')})"
+    return f"{m.get('cpu_vendor')} family {m['cpu_family']} model {m.get('cpu_model')}, "
 
 
 def markdown_report(results: dict[str, Any]) -> str:
@@ -86,8 +86,8 @@ def markdown_report(results: dict[str, Any]) -> str:
     peak = results["peak"]
     features = ", ".join(k for k, v in m.get("cpu_features", {}).items() if v) or "none"
     lines = [
-        f"Benchmark of {results['date']} on {m.get('gpu') or m['cpu']}{_cpu_id(m)} "
-        f"({m['cpu_count']} CPU cores, {m['torch_threads']} torch threads; "
+        f"Benchmark of {results['date']} on {m.get('gpu') or m['cpu']} "
+        f"({_cpu_id(m)}{m['cpu_count']} CPU cores, {m['torch_threads']} torch threads; "
         f"CPU features: {features})",
         "",
         f"Convolution peak {_g(peak['conv_flops'])} GFLOP/s fp32, "
