@@ -15,6 +15,7 @@ from pathlib import Path
 from tsr.cli import EXIT_USAGE, OneLineParser
 from tsr.errors import TsrError
 from tsr.io.atomic import write_json
+from tsr.io.folders import nearest_existing
 from tsr.reporting.comparison import compare, markdown
 
 
@@ -23,9 +24,7 @@ def json_file_problem(path: Path) -> str | None:
     fix = "name a file in a folder you can write to, e.g. --json comparison.json"
     if str(path) in ("", ".") or path.is_dir():
         return f"--json {str(path)!r} is a folder: {fix}"
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
+    folder = nearest_existing(path.parent)
     if not folder.is_dir():
         return f"--json {path} cannot be written: {folder} is a file; {fix}"
     if not os.access(folder, os.W_OK):

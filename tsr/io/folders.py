@@ -7,6 +7,13 @@ import tempfile
 from pathlib import Path
 
 
+def nearest_existing(path: Path) -> Path:
+    """`path` or its nearest ancestor that exists (where making it would start)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def folder_problem(folder: str, setting: str = "output_dir") -> str | None:
     """Why the output folder cannot be made or written, with the fix (`setting` names it);
     None when it can. Checked before any work: Hydra makes a command's folder before any tsr
@@ -17,9 +24,7 @@ def folder_problem(folder: str, setting: str = "output_dir") -> str | None:
     fix = f"name a folder you can write to ({setting}=...)"
     if path.exists() and not path.is_dir():
         return f"the output folder {folder} is a file: {fix}"
-    parent = path
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
+    parent = nearest_existing(path)
     if not parent.is_dir():
         return f"the output folder {folder} cannot be made: {parent} is a file: {fix}"
     try:  # made and removed again: writable, on a file system that takes folders
