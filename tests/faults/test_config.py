@@ -45,6 +45,7 @@ BAD_VALUES = [
         "trainer.accelerator=cuda, but this machine has no CUDA GPU",
         marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU"),
     ),
+    ("trainer.accelerator=tpu", "trainer.accelerator=tpu, but this machine has no TPU (torch_xla)"),
     # wrong type
     ("data.batch_size=abc", "data.batch_size='abc' must be a whole number >= 1"),
     ("model.optimizer.lr=fast", "model.optimizer.lr='fast' must be a number > 0"),

@@ -1,7 +1,10 @@
-"""Device names in configs (`device=`, `data.device=`, `trainer.accelerator=`) as torch
-devices: the one place that decides what `auto` means and refuses CUDA where there is none."""
+"""Device names in configs (`device=`, `data.device=`, `trainer.accelerator=`): the one
+place that decides what `auto` means and whether this machine has the hardware a name asks
+for (one table, `_AVAILABLE`, for torch's device names and Lightning's accelerator names)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 
@@ -38,10 +41,38 @@ def resolve_device(name: str | None, key: str = "device", fallback: str = "auto"
     return device
 
 
+def check_accelerator(accelerator: Any) -> None:
+    """ConfigError when `trainer.accelerator` asks for hardware this machine lacks (Lightning:
+    "MisconfigurationException('No supported gpu backend found!')" inside Hydra's
+    instantiation message). Unknown names are left to Lightning, which lists the valid ones."""
+    need = _ACCELERATORS.get(str(accelerator).lower()) if isinstance(accelerator, str) else None
+    if need is not None and not any(_AVAILABLE[kind]() for kind in need[1]):
+        raise ConfigError(
+            f"trainer.accelerator={accelerator}, but this machine has no {need[0]}: use "
+            "trainer.accelerator=auto (a GPU where there is one, else the CPU) or cpu"
+        )
+
+
+def _tpu_available() -> bool:
+    from lightning.pytorch.accelerators import XLAAccelerator  # Lightning only where asked
+
+    return XLAAccelerator.is_available()
+
+
 # the device types tsr runs on, and whether this machine has one
 _AVAILABLE = {
     "cpu": lambda: True,
     "cuda": torch.cuda.is_available,
     "mps": lambda: torch.backends.mps.is_available(),
     "xpu": lambda: hasattr(torch, "xpu") and torch.xpu.is_available(),
+    "tpu": _tpu_available,
+}
+
+# trainer.accelerator names that need hardware this machine may lack: what that is, and
+# the device types that provide it (Lightning's `gpu` is CUDA or Apple MPS)
+_ACCELERATORS = {
+    "gpu": ("GPU (CUDA or Apple MPS)", ("cuda", "mps")),
+    "cuda": ("CUDA GPU", ("cuda",)),
+    "mps": ("Apple MPS GPU", ("mps",)),
+    "tpu": ("TPU (torch_xla)", ("tpu",)),
 }

@@ -1,17 +1,16 @@
 """The top-level values of a training command that no constructor owns: the schema of
-`seed`, `test`, `resume`, `ckpt_path`, the trainer's run length, and whether the machine has
-the hardware `trainer.accelerator` names (the rest of `trainer` is Lightning's, which checks
-its own arguments)."""
+`seed`, `test`, `resume`, `ckpt_path` and the trainer's run length, checked with whether the
+machine has the hardware `trainer.accelerator` names (tsr.config.devices; the rest of
+`trainer` is Lightning's, which checks its own arguments)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from lightning.pytorch.accelerators import CUDAAccelerator, MPSAccelerator, XLAAccelerator
 from pydantic import Field, model_validator
 
+from tsr.config.devices import check_accelerator
 from tsr.config.schema import Settings, validate
-from tsr.errors import ConfigError
 
 Epochs = Annotated[int, Field(ge=-1)] | None
 
@@ -45,30 +44,6 @@ class RunLength(Settings):
                 "never end; give trainer.max_epochs >= 1 or trainer.max_steps >= 1"
             )
         return self
-
-
-# trainer.accelerator names that need hardware this machine may lack, and what that is
-_HARDWARE = {
-    "gpu": (
-        "GPU (CUDA or Apple MPS)",
-        lambda: CUDAAccelerator.is_available() or MPSAccelerator.is_available(),
-    ),
-    "cuda": ("CUDA GPU", CUDAAccelerator.is_available),
-    "mps": ("Apple MPS GPU", MPSAccelerator.is_available),
-    "tpu": ("TPU (torch_xla)", XLAAccelerator.is_available),
-}
-
-
-def check_accelerator(accelerator: Any) -> None:
-    """ConfigError when `trainer.accelerator` asks for hardware this machine lacks (Lightning:
-    "MisconfigurationException('No supported gpu backend found!')" inside Hydra's
-    instantiation message). Unknown names are left to Lightning, which lists the valid ones."""
-    need = _HARDWARE.get(str(accelerator).lower()) if isinstance(accelerator, str) else None
-    if need is not None and not need[1]():
-        raise ConfigError(
-            f"trainer.accelerator={accelerator}, but this machine has no {need[0]}: use "
-            "trainer.accelerator=auto (a GPU where there is one, else the CPU) or cpu"
-        )
 
 
 def check_run_settings(cfg: Any) -> RunSettings:
