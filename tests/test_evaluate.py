@@ -177,6 +177,7 @@ def test_evaluate_keeps_predictions_and_calibration_for_compare(
     compare_main([str(f) for f in folders])
     table = capsys.readouterr().out
     assert "McNemar p" in table and table.count("\n| lenet") == 1
+    assert table.rstrip().endswith("python -m tsr.report <run folders>")  # models, not recipes
 
 
 @pytest.mark.slow  # measured > 5 s (Xeon, 2 cores)

@@ -4,6 +4,11 @@ For every pair of `tsr.evaluate` output folders: the test images only one model 
 right, McNemar's exact test and a bootstrap 95 % interval of the accuracy difference
 (tsr.reporting.comparison). Prints a Markdown table; `--json FILE` also writes the rows.
 Exit status 0, or 2 with one error line.
+
+These ask whether two trained models differ beyond the sampling noise of the images, not
+whether the recipes that trained them do: two seeds of one recipe can differ "significantly"
+(experiments/accuracy/README.md, section 20). Recipes are compared over seeds by
+`python -m tsr.report`; the table ends with a line that says so.
 """
 
 from __future__ import annotations
@@ -17,6 +22,12 @@ from tsr.errors import TsrError
 from tsr.io.atomic import write_json
 from tsr.io.folders import nearest_existing
 from tsr.reporting.comparison import compare, markdown
+
+SEEDS_NOTE = (
+    "McNemar p and the interval say whether these models differ on these images, not "
+    "whether their recipes do (two seeds of one recipe can): compare recipes over seeds "
+    "with python -m tsr.report <run folders>"
+)
 
 
 def json_file_problem(path: Path) -> str | None:
@@ -47,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"tsr.compare: {exc}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
     print(markdown(rows))
+    print(f"\n{SEEDS_NOTE}")
     if args.json:
         write_json(args.json, rows)
 
