@@ -16,7 +16,7 @@ from tsr.reporting.runs import describe, find_runs, group_by_configuration
 from .conftest import compose_train
 
 
-def _fake_run(folder: Path, cfg, test_acc: float) -> None:
+def _fake_run(folder: Path, cfg, test_acc: float, val_acc: float | None = None) -> None:
     """A run folder as tsr.train leaves it: its resolved config.yaml and metrics.json."""
     register_resolvers()
     folder.mkdir(parents=True)
@@ -28,7 +28,7 @@ def _fake_run(folder: Path, cfg, test_acc: float) -> None:
         "model_config": cfg.model.name,
         "seed": cfg.seed,
         "test/acc": test_acc,
-        "val/acc_best": test_acc + 0.01,
+        "val/acc_best": test_acc + 0.01 if val_acc is None else val_acc,
         "preprocessing": cfg.data.preprocessing,
     }
     (folder / "metrics.json").write_text(json.dumps(metrics))
@@ -77,20 +77,25 @@ def test_seed_pairs_use_welchs_test(tmp_path: Path, capsys) -> None:
     p = 2 * P(T_4 > 6.1237) = 0.0036 (t table); the single-seed configuration is left out."""
     multirun = tmp_path / "multiruns" / "2026-12-02_00-00-00"
     accuracies = {"lenet": [0.95, 0.96, 0.97], "resnet": [0.90, 0.91, 0.92], "inception": [0.9]}
+    # validation ranks them the other way round (as it may: its own table, chosen on it)
+    validation = {"lenet": [0.95, 0.94, 0.93], "resnet": [1.0, 0.99, 0.98], "inception": [0.9]}
     job = 0
     for model, values in accuracies.items():
         for seed, acc in enumerate(values, start=1):
             cfg = compose_train(
                 tmp_path, tmp_path / "data", tmp_path / "m", f"model={model}", f"seed={seed}"
             )
-            _fake_run(multirun / str(job), cfg, acc)
+            _fake_run(multirun / str(job), cfg, acc, validation[model][seed - 1])
             job += 1
     main([str(multirun)])
     out = capsys.readouterr().out
-    pairs = out[out.index("Welch") :]
-    row = next(line for line in pairs.splitlines() if line.startswith("| name=lenet"))
+    val_pairs = out[out.index("mean best validation accuracy") : out.index("mean test accuracy")]
+    row = next(line for line in val_pairs.splitlines() if line.startswith("| name=resnet"))
+    assert "| +5.00 points | 6.12 | 0.0036 | yes |" in row and "name=lenet" in row
+    test_pairs = out[out.index("mean test accuracy") :]
+    row = next(line for line in test_pairs.splitlines() if line.startswith("| name=lenet"))
     assert "| +5.00 points | 6.12 | 0.0036 | yes |" in row and "name=resnet" in row
-    assert "inception" not in pairs
+    assert "inception" not in val_pairs + test_pairs
 
 
 def test_describe_matches_hand_computed_values() -> None:

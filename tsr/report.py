@@ -4,7 +4,8 @@ Prints a Markdown table with one row per run (sorted by test accuracy), then, wh
 configuration was run with several seeds (`python -m tsr.train -m seed=1,2,3 ...`), one
 row per configuration: n, mean ± standard deviation and the 95 % confidence interval (t)
 of the test and best validation accuracy; and per pair of such configurations, the
-difference of their mean test accuracy with Welch's t-test over the seeds. Configurations
+difference of their mean best validation accuracy (the one to choose on) and of their mean
+test accuracy, each with Welch's t-test over the seeds. Configurations
 are equal when their resolved config.yaml is, apart from the seeds and paths.
 """
 
@@ -53,10 +54,13 @@ def main(argv: list[str] | None = None) -> None:
         print()
         print(seeds_table(groups))
     if sum(len(group.runs) > 1 for group in groups) > 1:
-        print()
-        print("Pairs of configurations over seeds (Welch's t-test of the mean test accuracy):")
-        print()
-        print(seed_pairs_table(groups))
+        for key, what in (("val/acc_best", "best validation"), ("test/acc", "test")):
+            print()
+            print(
+                f"Pairs of configurations over seeds (Welch's t-test of the mean {what} accuracy):"
+            )
+            print()
+            print(seed_pairs_table(groups, key))
 
 
 if __name__ == "__main__":
