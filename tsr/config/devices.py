@@ -45,7 +45,7 @@ def check_accelerator(accelerator: Any) -> None:
     """ConfigError when `trainer.accelerator` asks for hardware this machine lacks (Lightning:
     "MisconfigurationException('No supported gpu backend found!')" inside Hydra's
     instantiation message). Unknown names are left to Lightning, which lists the valid ones."""
-    need = _ACCELERATORS.get(str(accelerator).lower()) if isinstance(accelerator, str) else None
+    need = _ACCELERATORS.get(accelerator.lower()) if isinstance(accelerator, str) else None
     if need is not None and not any(_AVAILABLE[kind]() for kind in need[1]):
         raise ConfigError(
             f"trainer.accelerator={accelerator}, but this machine has no {need[0]}: use "
