@@ -86,6 +86,41 @@ def test_a_model_trained_on_sign_crops_is_tested_on_sign_crops(
 
 
 @pytest.mark.real_data
+def test_roi_crop_frames_the_test_images_otherwise_than_the_training_images(
+    tmp_path: Path, cache_dir: Path, mirror: Path, roi_run: dict, capsys
+) -> None:
+    """roi_crop= measures how much a model depends on the framing of its inputs: the test
+    images whole (as GTSRB stores them) or cropped with another margin; the report and the
+    table say which; at the training margin it is the plain evaluation."""
+    from tsr.data.datamodule import GtsrbDataModule
+    from tsr.inference.forward import logits_of
+
+    ckpt = f"ckpt={roi_run['best_checkpoint']}"
+    capsys.readouterr()
+    whole = evaluate(compose_evaluate(tmp_path / "w", cache_dir, mirror, ckpt, "roi_crop=whole"))
+    assert "whole images (trained on images cropped to the sign + 0.05" in capsys.readouterr().out
+    assert whole["roi_crop"] is None and whole["roi_crop_trained"] == 0.05
+    # the same model on the uncropped official test images, scored here
+    classifier = load_classifier(roi_run["best_checkpoint"], "cpu")
+    test = (
+        GtsrbDataModule(data_dir=cache_dir, mirror=mirror, preprocessing=classifier.data_type)
+        .load()
+        .test
+    )
+    right = logits_of(classifier.model, test.images, 1024).argmax(dim=1).numpy() == test.labels
+    assert whole["accuracy"] == pytest.approx(right.mean(), abs=1e-6)
+    assert abs(whole["accuracy"] - roi_run["test/acc"]) > 1e-3  # other images, other answers
+    same = evaluate(compose_evaluate(tmp_path / "s", cache_dir, mirror, ckpt, "roi_crop=0.05"))
+    assert "framing" not in capsys.readouterr().out
+    assert same["accuracy"] == pytest.approx(roi_run["test/acc"], abs=1e-6)
+    wider = evaluate(compose_evaluate(tmp_path / "m", cache_dir, mirror, ckpt, "roi_crop=0.2"))
+    assert wider["roi_crop"] == 0.2 and wider["accuracy"] not in (
+        whole["accuracy"],
+        same["accuracy"],
+    )
+
+
+@pytest.mark.real_data
 @pytest.mark.slow  # measured ~15 s: a second tiny run validated on every held-out image
 def test_split_val_scores_the_runs_own_validation_tracks(
     tmp_path: Path, cache_dir: Path, mirror: Path, tiny_run: dict, gtsrb

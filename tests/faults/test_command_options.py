@@ -22,6 +22,8 @@ CASES = [
     ("evaluate", "split=train", "valid choices: test, val"),
     ("evaluate", "mistakes=-1", "mistakes=-1 must be a whole number >= 0"),
     ("evaluate", "data_type=sepia", "valid choices: rgb, gray, sharpen, hist, clahe"),
+    ("evaluate", "roi_crop=0.7", "roi_crop=0.7 must be a number >= 0 and <= 0.5 or one of whole"),
+    ("evaluate", "roi_crop=tight", "roi_crop='tight' must be a number >= 0 and <= 0.5 or one"),
     ("predict", "top_k=0", "top_k=0 must be a whole number >= 1 and <= 1000"),
     ("predict", "top_k=abc", "top_k='abc' must be a whole number"),
     ("predict", "tta=maybe", "tta='maybe' must be true or false"),

@@ -165,16 +165,16 @@ def _value_at(data: Any, loc: tuple[Any, ...]) -> Any:
 _TAGS = {"int", "float", "str", "bool", "list", "tuple", "dict", "none", "path", "lax-or-strict"}
 
 
-def _message(model: type[BaseModel], prefix: str, data: Any, error: Any) -> str:
-    # drop the union/type tags pydantic adds to a location ('int', 'function-after[...]')
-    loc = tuple(
-        p
-        for p in error["loc"]
-        if not (
-            isinstance(p, str)
-            and ("[" in p or p in {"int", "float", "str", "bool", "list", "tuple", "dict", "none"})
-        )
+def _is_tag(part: Any) -> bool:
+    """A union or type tag pydantic puts in an error's location ('int', 'constrained-float',
+    'function-after[...]'), not a key."""
+    return isinstance(part, str) and (
+        "[" in part or part in _TAGS or part.startswith("constrained-")
     )
+
+
+def _message(model: type[BaseModel], prefix: str, data: Any, error: Any) -> str:
+    loc = tuple(p for p in error["loc"] if not _is_tag(p))
     names = [p for p in loc if isinstance(p, str)]
     key = ".".join(filter(None, [prefix, *names]))
     if error["type"] == "extra_forbidden":
@@ -200,10 +200,13 @@ def _message(model: type[BaseModel], prefix: str, data: Any, error: Any) -> str:
         return f"{key} is required" + (f": {describe(field)}" if field else "")
     if field is not None:
         annotation = field.annotation
-        inner = [
-            a for a in (annotation, *typing.get_args(annotation)) if typing.get_origin(a) is Literal
-        ]
-        if inner and isinstance(value, str):
+        members = typing.get_args(annotation)
+        inner = [a for a in (annotation, *members) if typing.get_origin(a) is Literal]
+        # a union of choices and numbers (roi_crop: a margin or whole) says both
+        only_choices = typing.get_origin(annotation) not in (typing.Union, UnionType) or all(
+            typing.get_origin(a) is Literal or a is NoneType for a in members
+        )
+        if inner and isinstance(value, str) and only_choices:
             return f"unknown {key}={value!r}; valid choices: " + ", ".join(
                 str(v) for v in typing.get_args(inner[0])
             )

@@ -104,8 +104,21 @@ def _validation(cfg: DictConfig, members: list[Classifier]) -> ValidationSplit |
     return members[0].validation
 
 
-def _input_kind(classifier: Classifier) -> tuple[str, int, float | None]:
-    return classifier.data_type, classifier.image_size, classifier.roi_crop
+def _roi_crop(cfg: DictConfig, classifier: Classifier) -> float | None:
+    """The margin the images are cropped to their signs with (None: whole images): the
+    checkpoint's, unless `roi_crop=` frames them otherwise."""
+    crop = cfg.get("roi_crop")
+    if crop is None:
+        return classifier.roi_crop
+    return None if crop == "whole" else float(crop)
+
+
+def _framing(crop: float | None) -> str:
+    return "whole images" if crop is None else f"images cropped to the sign + {crop:g} x its size"
+
+
+def _input_kind(cfg: DictConfig, classifier: Classifier) -> tuple[str, int, float | None]:
+    return classifier.data_type, classifier.image_size, _roi_crop(cfg, classifier)
 
 
 def _member_logits(classifier: Classifier, cfg: DictConfig, test: Any, advance) -> torch.Tensor:
@@ -170,10 +183,14 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     output_dir = Path(cfg.output_dir)
     start = time.perf_counter()
     # each member sees the images as its own data type and size (read once per kind)
-    tests = {kind: _images(cfg, kind, validation) for kind in {_input_kind(m) for m in members}}
-    test = tests[_input_kind(classifier)]
+    tests = {
+        kind: _images(cfg, kind, validation) for kind in {_input_kind(cfg, m) for m in members}
+    }
+    test = tests[_input_kind(cfg, classifier)]
     with progress_bar(f"evaluate on the {split_name}", total=None) as advance:
-        member_logits = [_member_logits(m, cfg, tests[_input_kind(m)], advance) for m in members]
+        member_logits = [
+            _member_logits(m, cfg, tests[_input_kind(cfg, m)], advance) for m in members
+        ]
     seconds = time.perf_counter() - start
     committee = None
     if len(members) > 1:
@@ -202,7 +219,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "stn": bool(hparams.get("stn", False)),
         "data_type": classifier.data_type,
         "image_size": classifier.image_size,
-        "roi_crop": classifier.roi_crop,
+        "roi_crop": _roi_crop(cfg, classifier),  # the images' framing here
+        "roi_crop_trained": classifier.roi_crop,  # and the training images'
         "tta": bool(cfg.tta),
         "calibrated": bool(cfg.calibrated),
         "raw_weights": bool(cfg.raw_weights),
@@ -239,7 +257,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                 mirror=cfg.mirror,
                 preprocessing="rgb",
                 image_size=classifier.image_size,
-                roi_crop=classifier.roi_crop,
+                roi_crop=_roi_crop(cfg, classifier),
             )
             .load()
             .test
@@ -314,6 +332,11 @@ def _print_summary(report: dict[str, Any], output_dir: Path) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("images", f"{report['images']:,}")
+    if report["roi_crop"] != report["roi_crop_trained"]:
+        table.add_row(
+            "framing",
+            f"{_framing(report['roi_crop'])} (trained on {_framing(report['roi_crop_trained'])})",
+        )
     table.add_row("accuracy", f"{report['accuracy']:.2%}")
     table.add_row("loss", f"{report['loss']:.4f}")
     for key in ("precision", "recall", "f1"):

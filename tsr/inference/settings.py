@@ -80,6 +80,14 @@ class EvaluateSettings(OnDeviceSettings):
     robustness_images: Annotated[int, Field(ge=43, le=12630)] | None = 2000
     # a baseline's report.json (lenet, evaluated with robustness=true): CE and mCE against it
     robustness_baseline: str | None = None
+    # how the images are framed. null: as each model's training images were (whole, or cropped
+    # to the sign with the data.roi_crop margin its checkpoint records); a margin m (0-0.5):
+    # cropped to the sign's box grown by m x its size; whole: GTSRB's images uncropped (the
+    # sign with a border of ~10 %). Measures how much a model depends on the framing, e.g.
+    # a detector's boxes looser or tighter than GTSRB's
+    roi_crop: (
+        Annotated[float, Field(ge=0.0, le=0.5, allow_inf_nan=False)] | Choice("whole") | None
+    ) = None
 
 
 class PredictSettings(OnDeviceSettings):
