@@ -13,7 +13,6 @@ from tsr.data.batched_jitter import (
     PADDING,
     BatchedAffineJitter,
     affine_matrices,
-    batchable,
     fixed_affine,
     warp,
 )
@@ -110,6 +109,6 @@ def test_probability_and_selection() -> None:
 
 
 def test_only_the_affine_jitter_is_batched() -> None:
-    assert batchable(JitterSettings())
-    assert not batchable(JitterSettings(blur=0.2))
-    assert not batchable(JitterSettings(border="reflect"))
+    assert JitterSettings().batchable()
+    assert not JitterSettings(blur=0.2).batchable()
+    assert not JitterSettings(border="reflect").batchable()

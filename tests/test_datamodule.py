@@ -83,6 +83,55 @@ def test_roi_crop_crops_every_split_to_the_signs(
     assert module.mean != gray_module.mean
 
 
+def test_framing_jitter_crops_each_draw_with_a_new_margin(
+    gray_module: GtsrbDataModule, cache_dir: Path, mirror: Path
+) -> None:
+    """data.jitter.roi_margin: every training image drawn is its sign's box grown by a
+    margin from the range (at [m, m] and no affine jitter: data.roi_crop=m's crop, to
+    interpolation rounding), drawn anew each time; validation, test and the statistics
+    stay framed at data.roi_crop."""
+    whole = gray_module.load().train
+    train_idx = gray_module.split_indices()[0][:64]
+
+    def draws(margin: list[float], affine: float = 0.0) -> np.ndarray:
+        module = GtsrbDataModule(
+            data_dir=cache_dir,
+            mirror=mirror,
+            preprocessing="gray",
+            num_workers=0,
+            roi_crop=0.1,
+            jitter={"roi_margin": margin, "affine": affine},
+        )
+        module.setup("fit")
+        assert module.mean == fixed.mean and module.std == fixed.std
+        np.testing.assert_array_equal(module.val_set.images, fixed.val_set.images)
+        images, labels = module.train_set.__getitems__(list(range(64)))
+        np.testing.assert_array_equal(labels.numpy(), whole.labels[train_idx])
+        return images.permute(0, 2, 3, 1).numpy().astype(int)
+
+    fixed = GtsrbDataModule(
+        data_dir=cache_dir, mirror=mirror, preprocessing="gray", num_workers=0, roi_crop=0.1
+    )
+    fixed.setup("fit")
+    for m in (0.0, 0.25):
+        expected = crop_to_rois(whole.images[train_idx], whole.rois_scaled()[train_idx], m)
+        difference = np.abs(draws([m, m]) - expected.astype(int))
+        assert difference.mean() < 0.5 and difference.max() <= 3  # cv2 vs grid_sample
+    varied = draws([0.0, 0.3])
+    # each image is its crop at some margin in the range (found on a grid of 0.01): the
+    # margins found spread over the range
+    grid = np.linspace(0.0, 0.3, 31)
+    crops = np.stack(
+        [crop_to_rois(whole.images[train_idx], whole.rois_scaled()[train_idx], m) for m in grid]
+    ).astype(int)
+    distance = np.abs(crops - varied[None]).reshape(31, 64, -1).mean(axis=2)
+    assert distance.min(axis=0).max() < 3.5  # every image is one of these crops (to ~0.005)
+    found = grid[distance.argmin(axis=0)]
+    assert found.min() <= 0.05 and found.max() >= 0.25 and len(np.unique(found)) >= 15
+    jittered = draws([0.1, 0.1], affine=1.0)
+    assert np.abs(jittered - fixed.train_set.images[:64].astype(int)).mean() > 5
+
+
 def test_rgb_has_three_channels(cache_dir: Path, mirror: Path) -> None:
     module = GtsrbDataModule(data_dir=cache_dir, mirror=mirror, preprocessing="rgb", num_workers=0)
     assert module.in_channels == 3
@@ -146,6 +195,13 @@ def test_workers_draw_different_jitter(cache_dir: Path, mirror: Path) -> None:
         ({"val_fraction": 1.0}, "must be a number > 0 and < 1"),
         ({"jitter": {"rotate": 5}}, "data.jitter"),
         ({"jitter": {"border": "wrap"}}, "valid choices"),
+        ({"jitter": {"roi_margin": [0.3, 0.1]}}, r"roi_margin=\[0.3, 0.1\] must be \[low, high\]"),
+        ({"jitter": {"roi_margin": [0.1, 0.7]}}, "must be a list of numbers, each >= 0 and <= 0.5"),
+        ({"jitter": {"roi_margin": [0.0, 0.2]}}, "set data.roi_crop .* e.g. 0.1"),
+        (
+            {"roi_crop": 0.1, "jitter": {"roi_margin": [0.0, 0.2], "blur": 0.3}},
+            "roi_margin crops each training image in the batched jitter",
+        ),
     ],
 )
 def test_invalid_values_fail_before_data_is_touched(tmp_path: Path, overrides, message) -> None:

@@ -17,17 +17,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tsr.data.settings import JitterSettings
+from tsr.data.roi import source_maps
+from tsr.data.settings import BATCHED_BORDERS, JitterSettings
 
 # data.jitter.border -> grid_sample padding mode (cv2's BORDER_REFLECT_101 has no
 # grid_sample twin: `reflect` keeps albumentations' per-image path)
-PADDING = {"replicate": "border", "constant": "zeros"}
-
-
-def batchable(config: JitterSettings) -> bool:
-    """True when the whole jitter is the affine transform with a border grid_sample has."""
-    others = config.brightness_contrast or config.blur or config.occlusion
-    return not others and config.border in PADDING
+PADDING = dict(zip(BATCHED_BORDERS, ("border", "zeros"), strict=True))
 
 
 def affine_matrices(
@@ -89,12 +84,18 @@ def fixed_affine(
 
 class BatchedAffineJitter:
     """Applies `config`'s affine jitter (with probability `config.affine` per image, or
-    to every selected image with `always=True`) to uint8 (B, C, H, W) batches."""
+    to every selected image with `always=True`) to uint8 (B, C, H, W) batches.
 
-    def __init__(self, config: JitterSettings) -> None:
+    With the framing jitter (`config.roi_margin`) the images are whole and `boxes` holds
+    their signs' boxes (N, 4; x1, y1, x2, y2 in their pixels): every image of a batch is
+    cropped to its box grown by a margin drawn from roi_margin (tsr.data.roi's crop), and
+    the affine jitter, where drawn, is applied to that crop, both in one warp."""
+
+    def __init__(self, config: JitterSettings, boxes: np.ndarray | None = None) -> None:
         self.config = config
         self.scale = tuple(config.scale) if config.scale is not None else (1.0, 1.0)
         self.padding = PADDING[config.border]
+        self.boxes = boxes if config.roi_margin is not None else None
         self.rng = np.random.default_rng(0)
         self._seeded_with: int | None = None
 
@@ -111,16 +112,29 @@ class BatchedAffineJitter:
         scale = self.rng.uniform(self.scale[0], self.scale[1], size=(n, 2))
         return shift.astype(np.float64), rotate, scale
 
-    def __call__(self, images: torch.Tensor, selected: np.ndarray) -> torch.Tensor:
+    def __call__(
+        self, images: torch.Tensor, selected: np.ndarray, index: np.ndarray | None = None
+    ) -> torch.Tensor:
         """Jitter the `selected` images of the batch (each with probability
-        `config.affine`); the others are returned unchanged."""
+        `config.affine`); the others are returned unchanged (with the framing jitter:
+        only cropped). `index`: the images' rows in `boxes`."""
         chosen = selected & (self.rng.random(len(images)) < self.config.affine)
-        index = np.flatnonzero(chosen)
-        if len(index) == 0:
-            return images
+        jittered = np.flatnonzero(chosen)
         _, _, height, width = images.shape
-        matrices = affine_matrices(*self.parameters(len(index)), height, width)
+        if self.boxes is not None:
+            if index is None:
+                raise ValueError("the framing jitter needs each image's index into its boxes")
+            low, high = self.config.roi_margin
+            margins = self.rng.uniform(low, high, size=len(images))
+            matrices = np.linalg.inv(source_maps(self.boxes[index], margins, height, width))
+            if len(jittered):
+                jitter = affine_matrices(*self.parameters(len(jittered)), height, width)
+                matrices[jittered] = jitter @ matrices[jittered]
+            return warp(images, matrices, self.padding)
+        if len(jittered) == 0:
+            return images
+        matrices = affine_matrices(*self.parameters(len(jittered)), height, width)
         images = images.clone()
-        index_t = torch.from_numpy(index).to(images.device)
+        index_t = torch.from_numpy(jittered).to(images.device)
         images[index_t] = warp(images[index_t], matrices, self.padding)
         return images

@@ -24,7 +24,7 @@ from tsr.config.schema import validate
 from tsr.data.archives import fetch_archives
 from tsr.data.augmentation import build_jitter
 from tsr.data.balancing import ClassBalancedSampler, extra_counts
-from tsr.data.batched_jitter import BatchedAffineJitter, batchable
+from tsr.data.batched_jitter import BatchedAffineJitter
 from tsr.data.classes import CLASS_NAMES, NUM_CLASSES
 from tsr.data.dataset import SignDataset, collate_batch
 from tsr.data.gtsrb import Gtsrb, load_gtsrb
@@ -104,15 +104,17 @@ class GtsrbDataModule(L.LightningDataModule):
     def load(self) -> Gtsrb:
         """The decoded data set as this data type (cached after the first call)."""
         if self.data is None:
-            fetch = functools.partial(
-                fetch_archives, self.data_dir, self.mirror, self.url, self.sha256
-            )
-            data = load_gtsrb(self.data_dir, fetch, self.preprocessing, self.image_size)
+            data = self._decoded()
             margin = self.settings.roi_crop
             if margin is not None:
                 data = Gtsrb(train=data.train.cropped(margin), test=data.test.cropped(margin))
             self.data = data
         return self.data
+
+    def _decoded(self) -> Gtsrb:
+        """The whole images as this data type (from the cache once it is built)."""
+        fetch = functools.partial(fetch_archives, self.data_dir, self.mirror, self.url, self.sha256)
+        return load_gtsrb(self.data_dir, fetch, self.preprocessing, self.image_size)
 
     def split_indices(self) -> tuple[np.ndarray, np.ndarray]:
         """Indices into the official training set of the training and the validation
@@ -137,15 +139,20 @@ class GtsrbDataModule(L.LightningDataModule):
             )
             train_idx = np.sort(np.concatenate([train_idx, val_idx]))
         train_images = data.train.images[train_idx]
-        self.mean, self.std = channel_stats(train_images)
+        self.mean, self.std = channel_stats(train_images)  # as framed at data.roi_crop
         jitter = build_jitter(self.jitter)
-        use_batched = self.jitter.batched and batchable(self.jitter)
+        use_batched = self.jitter.batched and self.jitter.batchable()
+        boxes = None
+        if self.jitter.enabled and self.jitter.roi_margin is not None:
+            # the framing jitter crops the whole images anew each time they are drawn
+            whole = self._decoded().train
+            train_images, boxes = whole.images[train_idx], whole.rois_scaled()[train_idx]
         self.train_set = SignDataset(
             train_images,
             data.train.labels[train_idx],
             jitter=jitter if self.jitter.enabled else None,
             extra_jitter=jitter,
-            batched_jitter=BatchedAffineJitter(self.jitter) if use_batched else None,
+            batched_jitter=BatchedAffineJitter(self.jitter, boxes) if use_batched else None,
         )
         self.val_set = SignDataset(data.train.images[val_idx], data.train.labels[val_idx])
         self.test_set = SignDataset(data.test.images, data.test.labels)
@@ -189,6 +196,14 @@ class GtsrbDataModule(L.LightningDataModule):
                 100 * self.settings.roi_crop,
                 self.image_size,
                 self.settings.roi_crop,
+            )
+        if self.jitter.enabled and self.jitter.roi_margin is not None:
+            low, high = self.jitter.roi_margin
+            log.info(
+                "framing jitter: each training image cropped to its sign's box grown by "
+                "%g-%g %% on each side, drawn anew every time (data.jitter.roi_margin)",
+                100 * low,
+                100 * high,
             )
         log.info("train images per class: %s", dict(enumerate(counts.tolist())))
         log.info("input mean %s, std %s", np.round(self.mean, 4), np.round(self.std, 4))

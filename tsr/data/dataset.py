@@ -85,7 +85,7 @@ class SignDataset(Dataset[Batch]):
             selected = is_extra if self.jitter is None else np.ones(len(index), dtype=bool)
             if self.batched_jitter is not None and selected.any():
                 self.batched_jitter.seed(torch.initial_seed() % 2**32)
-                images = self.batched_jitter(images, selected)
+                images = self.batched_jitter(images, selected, base)
             return images, labels
         batch = self.images[base]  # a copy: jitter writes into it
         if self.jitter is not None or (is_extra.any() and self.extra_jitter is not None):

@@ -19,6 +19,8 @@ from tsr.data.preprocessing import DATA_TYPES
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 BORDERS = ("replicate", "reflect", "constant")
+# the borders grid_sample has (cv2's BORDER_REFLECT_101 has no twin there): the batched jitter's
+BATCHED_BORDERS = ("replicate", "constant")
 
 
 class JitterSettings(Settings):
@@ -40,6 +42,15 @@ class JitterSettings(Settings):
         strict=False,  # a tuple from Python is fine too
     )
     border: Choice(*BORDERS) = "replicate"
+    # [low, high]: the framing jitter. Each time a training image is drawn it is cropped to
+    # its sign's box grown by a margin drawn uniformly from [low, high] x the box's size on
+    # each side (data.roi_crop still frames validation, test and the checkpoint's users), so
+    # the model learns signs framed loosely or tightly, as a detector's boxes or a hand crop
+    # frame them. null: every training image framed at data.roi_crop. Needs data.roi_crop
+    # and the batched jitter (the crop and the affine jitter are one warp per batch)
+    roi_margin: list[Annotated[float, Field(ge=0.0, le=0.5, allow_inf_nan=False)]] | None = Field(
+        default=None, strict=False
+    )
     brightness_contrast: Probability = 0.0
     brightness_limit: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
     contrast_limit: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
@@ -51,11 +62,22 @@ class JitterSettings(Settings):
     # albumentations call per image (the results recorded before 2026-11-23 used this).
     batched: bool = True
 
+    def batchable(self) -> bool:
+        """True when the whole jitter is the affine transform with a border grid_sample has,
+        which the batched jitter (tsr/data/batched_jitter.py) does."""
+        others = self.brightness_contrast or self.blur or self.occlusion
+        return not others and self.border in BATCHED_BORDERS
+
     @model_validator(mode="after")
     def _scale_pair(self) -> JitterSettings:
         if self.scale is not None and (len(self.scale) != 2 or self.scale[0] > self.scale[1]):
             raise ValueError(
                 f"data.jitter.scale={self.scale} must be [low, high] with 0 < low <= high"
+            )
+        margin = self.roi_margin
+        if margin is not None and (len(margin) != 2 or margin[0] > margin[1]):
+            raise ValueError(
+                f"data.jitter.roi_margin={margin} must be [low, high] with 0 <= low <= high <= 0.5"
             )
         return self
 
@@ -127,3 +149,24 @@ class DataSettings(Settings):
     device: str | None = None
     persistent_workers: bool = True
     seed: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _framing_jitter(self) -> DataSettings:
+        """The framing jitter crops around data.roi_crop's boxes, in the batched jitter."""
+        jitter = self.jitter
+        if jitter.roi_margin is None or not jitter.enabled:
+            return self
+        if self.roi_crop is None:
+            raise ValueError(
+                f"data.jitter.roi_margin={jitter.roi_margin} crops the training images to "
+                "their signs, but data.roi_crop=null shows the model whole images elsewhere: "
+                "set data.roi_crop (the margin of validation, test and tsr.predict, e.g. "
+                f"{(jitter.roi_margin[0] + jitter.roi_margin[1]) / 2:g}) or drop roi_margin"
+            )
+        if not (jitter.batched and jitter.batchable()):
+            raise ValueError(
+                "data.jitter.roi_margin crops each training image in the batched jitter: set "
+                "data.jitter.batched=true, border replicate or constant, and no "
+                "brightness_contrast, blur or occlusion (or drop roi_margin)"
+            )
+        return self
