@@ -80,6 +80,33 @@ def test_a_model_trained_on_sign_crops_asks_for_cropped_photos(
     assert "a border of 5 % of its size" in caplog.text
 
 
+@pytest.mark.real_data
+def test_a_model_trained_with_the_framing_jitter_says_its_range(
+    tmp_path: Path, cache_dir: Path, mirror: Path, raw_test_images: list, caplog
+) -> None:
+    """data.jitter.roi_margin travels in the checkpoint: tsr.predict asks for photos
+    framed within its range."""
+    from .conftest import train_tiny
+
+    run = train_tiny(
+        tmp_path / "run",
+        cache_dir,
+        mirror,
+        "data.roi_crop=0.1",
+        "data.jitter.enabled=true",
+        "data.jitter.roi_margin=[0.0,0.3]",
+        "trainer.limit_train_batches=4",
+        "trainer.limit_test_batches=1",
+    )
+    assert load_classifier(run["checkpoint"], "cpu").roi_margin == (0.0, 0.3)
+    folder = raw_test_images[0][0].parent
+    cfg = compose_predict(tmp_path, f"ckpt={run['checkpoint']}", f"inputs={folder}")
+    with caplog.at_level(logging.WARNING):
+        assert not predict(cfg).failed
+    assert "data.roi_crop=0.1, roi_margin=[0.0, 0.3]" in caplog.text
+    assert "a border of 0-30 % of its size" in caplog.text
+
+
 def _rgb(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 

@@ -24,7 +24,7 @@ import torch
 from tsr.config.devices import resolve_device
 from tsr.config.schema import validate
 from tsr.data.preprocessing import DATA_TYPES, check_data_type, num_channels
-from tsr.data.settings import DataSettings
+from tsr.data.settings import DataSettings, JitterSettings
 from tsr.errors import CheckpointError, ConfigError, TsrError
 from tsr.io.checkpoint_file import read_checkpoint
 from tsr.models.module import SignClassifier
@@ -69,6 +69,21 @@ def _validation_split(payload: Mapping[str, Any]) -> ValidationSplit | None:
     return ValidationSplit(settings.val_fraction, settings.split_seed, settings.train_on_val)
 
 
+def _roi_margin(payload: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The framing jitter's range from the run's data settings (None: none, or not
+    recorded)."""
+    data = payload.get("datamodule_hyper_parameters")
+    jitter = data.get("jitter") if isinstance(data, Mapping) else None
+    if not isinstance(jitter, Mapping) or not jitter.get("enabled", True):
+        return None
+    try:
+        settings = validate(JitterSettings, {"roi_margin": jitter.get("roi_margin")}, "jitter")
+    except ConfigError:
+        return None
+    margin = settings.roi_margin
+    return None if margin is None else (margin[0], margin[1])
+
+
 @dataclass(frozen=True)
 class Classifier:
     """A trained model in eval mode on its device, with what its inputs need."""
@@ -82,6 +97,9 @@ class Classifier:
     roi_crop: float | None = None
     # its run's validation split (None: written before tsr recorded the data settings)
     validation: ValidationSplit | None = None
+    # the framing jitter's margin range its training images had (data.jitter.roi_margin;
+    # None: every training image at roi_crop)
+    roi_margin: tuple[float, float] | None = None
 
     @property
     def device(self) -> torch.device:
@@ -283,6 +301,7 @@ def load_classifier(
         path=path,
         roi_crop=hparams.get("roi_crop"),
         validation=_validation_split(payload),
+        roi_margin=_roi_margin(payload),
     )
 
 

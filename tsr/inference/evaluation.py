@@ -221,6 +221,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         "image_size": classifier.image_size,
         "roi_crop": _roi_crop(cfg, classifier),  # the images' framing here
         "roi_crop_trained": classifier.roi_crop,  # and the training images'
+        "roi_margin_trained": classifier.roi_margin,  # its framing jitter's range, if any
         "tta": bool(cfg.tta),
         "calibrated": bool(cfg.calibrated),
         "raw_weights": bool(cfg.raw_weights),

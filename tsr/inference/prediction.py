@@ -71,13 +71,19 @@ def predict(cfg: DictConfig) -> PredictResult:
     classifier = members[0]
     for member in members:
         if member.roi_crop is not None:
+            border = (
+                f"{round(100 * member.roi_crop)} %"
+                if member.roi_margin is None
+                else "{:g}-{:g} %".format(*(100 * m for m in member.roi_margin))
+            )
             log.warning(
-                "%s was trained on images cropped to the sign (data.roi_crop=%s): it expects "
-                "photos cropped around the sign with a border of %d %% of its size; a wider "
-                "view lowers its accuracy",
+                "%s was trained on images cropped to the sign (data.roi_crop=%s%s): it "
+                "expects photos cropped around the sign with a border of %s of its size; "
+                "other framings lower its accuracy (tsr.evaluate roi_crop= measures by how much)",
                 member.path,
                 member.roi_crop,
-                round(100 * member.roi_crop),
+                "" if member.roi_margin is None else f", roi_margin={list(member.roi_margin)}",
+                border,
             )
     output_dir = Path(cfg.output_dir)
     predictions: list[Prediction] = []
