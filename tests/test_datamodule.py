@@ -93,26 +93,22 @@ def test_framing_jitter_crops_each_draw_with_a_new_margin(
     whole = gray_module.load().train
     train_idx = gray_module.split_indices()[0][:64]
 
-    def draws(margin: list[float], affine: float = 0.0) -> np.ndarray:
+    def framed(**options: object) -> GtsrbDataModule:
         module = GtsrbDataModule(
-            data_dir=cache_dir,
-            mirror=mirror,
-            preprocessing="gray",
-            num_workers=0,
-            roi_crop=0.1,
-            jitter={"roi_margin": margin, "affine": affine},
+            data_dir=cache_dir, mirror=mirror, preprocessing="gray", num_workers=0, **options
         )
         module.setup("fit")
+        return module
+
+    def draws(margin: list[float], affine: float = 0.0) -> np.ndarray:
+        module = framed(roi_crop=0.1, jitter={"roi_margin": margin, "affine": affine})
         assert module.mean == fixed.mean and module.std == fixed.std
         np.testing.assert_array_equal(module.val_set.images, fixed.val_set.images)
         images, labels = module.train_set.__getitems__(list(range(64)))
         np.testing.assert_array_equal(labels.numpy(), whole.labels[train_idx])
         return images.permute(0, 2, 3, 1).numpy().astype(int)
 
-    fixed = GtsrbDataModule(
-        data_dir=cache_dir, mirror=mirror, preprocessing="gray", num_workers=0, roi_crop=0.1
-    )
-    fixed.setup("fit")
+    fixed = framed(roi_crop=0.1)
     for m in (0.0, 0.25):
         expected = crop_to_rois(whole.images[train_idx], whole.rois_scaled()[train_idx], m)
         difference = np.abs(draws([m, m]) - expected.astype(int))
