@@ -126,6 +126,9 @@ def test_framing_jitter_crops_each_draw_with_a_new_margin(
     assert found.min() <= 0.05 and found.max() >= 0.25 and len(np.unique(found)) >= 15
     jittered = draws([0.1, 0.1], affine=1.0)
     assert np.abs(jittered - fixed.train_set.images[:64].astype(int)).mean() > 5
+    # data.jitter.enabled=false turns the framing jitter off with the rest of the jitter
+    off = framed(roi_crop=0.1, jitter={"roi_margin": [0.0, 0.3], "enabled": False})
+    np.testing.assert_array_equal(off.train_set.images, fixed.train_set.images)
 
 
 def test_rgb_has_three_channels(cache_dir: Path, mirror: Path) -> None:

@@ -95,7 +95,8 @@ class BatchedAffineJitter:
         self.config = config
         self.scale = tuple(config.scale) if config.scale is not None else (1.0, 1.0)
         self.padding = PADDING[config.border]
-        self.boxes = boxes if config.roi_margin is not None else None
+        self.framing = config.framing
+        self.boxes = boxes if self.framing is not None else None
         self.rng = np.random.default_rng(0)
         self._seeded_with: int | None = None
 
@@ -124,7 +125,7 @@ class BatchedAffineJitter:
         if self.boxes is not None:
             if index is None:
                 raise ValueError("the framing jitter needs each image's index into its boxes")
-            low, high = self.config.roi_margin
+            low, high = self.framing
             margins = self.rng.uniform(low, high, size=len(images))
             matrices = np.linalg.inv(source_maps(self.boxes[index], margins, height, width))
             if len(jittered):

@@ -27,7 +27,7 @@ from tsr.data.balancing import ClassBalancedSampler, extra_counts
 from tsr.data.batched_jitter import BatchedAffineJitter
 from tsr.data.classes import CLASS_NAMES, NUM_CLASSES
 from tsr.data.dataset import SignDataset, collate_batch
-from tsr.data.gtsrb import Gtsrb, load_gtsrb
+from tsr.data.gtsrb import Gtsrb, Split, load_gtsrb
 from tsr.data.preprocessing import channel_stats, num_channels
 from tsr.data.settings import DataSettings
 from tsr.data.split import split_by_track, stratified_sample
@@ -95,6 +95,8 @@ class GtsrbDataModule(L.LightningDataModule):
         self.num_classes = NUM_CLASSES
         self.class_names = CLASS_NAMES
         self.data: Gtsrb | None = None
+        # the framing jitter's whole training images (data.jitter.roi_margin), from load()
+        self._whole_train: Split | None = None
         self.train_set: SignDataset | None = None
         self.val_set: SignDataset | None = None
         self.test_set: SignDataset | None = None
@@ -104,17 +106,18 @@ class GtsrbDataModule(L.LightningDataModule):
     def load(self) -> Gtsrb:
         """The decoded data set as this data type (cached after the first call)."""
         if self.data is None:
-            data = self._decoded()
+            fetch = functools.partial(
+                fetch_archives, self.data_dir, self.mirror, self.url, self.sha256
+            )
+            data = load_gtsrb(self.data_dir, fetch, self.preprocessing, self.image_size)
             margin = self.settings.roi_crop
             if margin is not None:
+                if self.jitter.framing is not None:
+                    # the framing jitter crops these anew each time they are drawn
+                    self._whole_train = data.train
                 data = Gtsrb(train=data.train.cropped(margin), test=data.test.cropped(margin))
             self.data = data
         return self.data
-
-    def _decoded(self) -> Gtsrb:
-        """The whole images as this data type (from the cache once it is built)."""
-        fetch = functools.partial(fetch_archives, self.data_dir, self.mirror, self.url, self.sha256)
-        return load_gtsrb(self.data_dir, fetch, self.preprocessing, self.image_size)
 
     def split_indices(self) -> tuple[np.ndarray, np.ndarray]:
         """Indices into the official training set of the training and the validation
@@ -143,9 +146,8 @@ class GtsrbDataModule(L.LightningDataModule):
         jitter = build_jitter(self.jitter)
         use_batched = self.jitter.batched and self.jitter.batchable()
         boxes = None
-        if self.jitter.enabled and self.jitter.roi_margin is not None:
-            # the framing jitter crops the whole images anew each time they are drawn
-            whole = self._decoded().train
+        whole = self._whole_train
+        if whole is not None:  # the framing jitter: whole images and their signs' boxes
             train_images, boxes = whole.images[train_idx], whole.rois_scaled()[train_idx]
         self.train_set = SignDataset(
             train_images,
@@ -197,8 +199,8 @@ class GtsrbDataModule(L.LightningDataModule):
                 self.image_size,
                 self.settings.roi_crop,
             )
-        if self.jitter.enabled and self.jitter.roi_margin is not None:
-            low, high = self.jitter.roi_margin
+        if self.jitter.framing is not None:
+            low, high = self.jitter.framing
             log.info(
                 "framing jitter: each training image cropped to its sign's box grown by "
                 "%g-%g %% on each side, drawn anew every time (data.jitter.roi_margin)",

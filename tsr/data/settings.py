@@ -62,6 +62,14 @@ class JitterSettings(Settings):
     # albumentations call per image (the results recorded before 2026-11-23 used this).
     batched: bool = True
 
+    @property
+    def framing(self) -> tuple[float, float] | None:
+        """The framing jitter's margin range when it is on (None: every training image
+        framed at data.roi_crop): the one answer to "is the framing jitter on"."""
+        if not self.enabled or self.roi_margin is None:
+            return None
+        return (self.roi_margin[0], self.roi_margin[1])
+
     def batchable(self) -> bool:
         """True when the whole jitter is the affine transform with a border grid_sample has,
         which the batched jitter (tsr/data/batched_jitter.py) does."""
@@ -154,14 +162,15 @@ class DataSettings(Settings):
     def _framing_jitter(self) -> DataSettings:
         """The framing jitter crops around data.roi_crop's boxes, in the batched jitter."""
         jitter = self.jitter
-        if jitter.roi_margin is None or not jitter.enabled:
+        framing = jitter.framing
+        if framing is None:
             return self
         if self.roi_crop is None:
             raise ValueError(
-                f"data.jitter.roi_margin={jitter.roi_margin} crops the training images to "
+                f"data.jitter.roi_margin={list(framing)} crops the training images to "
                 "their signs, but data.roi_crop=null shows the model whole images elsewhere: "
                 "set data.roi_crop (the margin of validation, test and tsr.predict, e.g. "
-                f"{(jitter.roi_margin[0] + jitter.roi_margin[1]) / 2:g}) or drop roi_margin"
+                f"{(framing[0] + framing[1]) / 2:g}) or drop roi_margin"
             )
         if not (jitter.batched and jitter.batchable()):
             raise ValueError(

@@ -74,14 +74,14 @@ def _roi_margin(payload: Mapping[str, Any]) -> tuple[float, float] | None:
     recorded)."""
     data = payload.get("datamodule_hyper_parameters")
     jitter = data.get("jitter") if isinstance(data, Mapping) else None
-    if not isinstance(jitter, Mapping) or not jitter.get("enabled", True):
+    if not isinstance(jitter, Mapping):
         return None
+    keys = ("enabled", "roi_margin")
     try:
-        settings = validate(JitterSettings, {"roi_margin": jitter.get("roi_margin")}, "jitter")
+        settings = validate(JitterSettings, {k: jitter[k] for k in keys if k in jitter}, "jitter")
     except ConfigError:
         return None
-    margin = settings.roi_margin
-    return None if margin is None else (margin[0], margin[1])
+    return settings.framing
 
 
 @dataclass(frozen=True)
