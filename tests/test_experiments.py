@@ -77,3 +77,31 @@ def test_readme_optimiser_examples_build(
     chosen = {cfg.model.optimizer._target_, (cfg.model.scheduler or {}).get("_target_")}
     for target in re.findall(r"_target_[=:]([\w.]+)", example):
         assert target in chosen, (example, chosen)
+
+
+@pytest.mark.parametrize(
+    ("recipe", "measured"),
+    [
+        # experiments/framing (its runs set time_budget.minutes=null; all 15 epochs fit the
+        # recipe's 13-minute budget, as the timed run of the recipe file shows)
+        ("fast_cpu_final_roi_framing", ["experiment=fast_cpu_final_roi"]),
+        # experiments/accuracy/README.md, section 22
+        (
+            "multiscale_final_roi_fstn_framing",
+            [
+                "experiment=multiscale_final_roi_fstn",
+                "callbacks.recovery_checkpoint.every_n_train_steps=100",
+            ],
+        ),
+    ],
+)
+def test_a_framing_recipe_is_the_command_that_was_measured(
+    tmp_path: Path, cache_dir: Path, mirror: Path, recipe: str, measured: list[str]
+) -> None:
+    """The recipe files written after their runs compose to the same run configuration as
+    the command lines whose results the experiments record."""
+    from_file = compose_train(tmp_path, cache_dir, mirror, f"experiment={recipe}")
+    as_run = compose_train(
+        tmp_path, cache_dir, mirror, *measured, "data.jitter.roi_margin=[0.0,0.3]"
+    )
+    assert from_file == as_run
